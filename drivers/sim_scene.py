@@ -1,0 +1,151 @@
+"""A scripted stream of people at the gate, shared by the simulated camera and sensor.
+
+Each person steps up holding a phone that shows a pass, stays `present_s` seconds and
+leaves; `gap_s` seconds later the next one comes. The camera renders the person's pass
+into frames; the thermal simulator reports the person's temperature while someone is
+there and the background otherwise. Passes are issued with the demo issuer key when the
+person steps up, so they are current however long the simulation runs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from drivers.base import DriverError
+
+PASS_KINDS = ("green", "yellow", "red", "expired", "forged", "none")
+_DEFAULT_PEOPLE = (
+    ("green", 36.5), ("yellow", 36.6), ("green", 38.4), ("red", 36.7),
+    ("expired", 36.4), ("forged", 36.5), ("green", 36.8),
+)
+
+
+@dataclass(frozen=True)
+class Person:
+    kind: str               # one of PASS_KINDS
+    temperature_c: float
+    name: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Presence:
+    number: int             # how many presentations came before this one
+    person: Person
+    text: str | None        # what the phone shows; None when it shows no code
+    started: float          # monotonic time the person stepped up
+
+
+class Scene:
+    def __init__(self, people: list[Person], *, clock, issuer_key_pem: bytes,
+                 iss: str = "CN-BJ-110105", lifetime_s: int = 120, present_s: float = 2.5,
+                 gap_s: float = 1.5, loop: bool = True, background_c: float = 24.0) -> None:
+        if not people:
+            raise DriverError("scenario: no [[person]] entries")
+        self.people = people
+        self.clock = clock
+        self.iss = iss
+        self.lifetime_s = lifetime_s
+        self.present_s = present_s
+        self.gap_s = gap_s
+        self.loop = loop
+        self.background_c = background_c
+        self._start = clock.monotonic()
+        self._texts: dict[int, str | None] = {}
+        self._key_pem = issuer_key_pem
+
+    @classmethod
+    def load(cls, path: Path, clock, key_path: Path | None = None) -> Scene:
+        """Read a scenario TOML; `key_path` overrides the file's `issuer_key`."""
+        try:
+            spec = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise DriverError(f"scenario {path}: {exc}") from None
+        people = [_person(entry, path) for entry in spec.pop("person", [])]
+        key_file = key_path or (path.parent / spec.pop("issuer_key", "demo/issuer-key.pem"))
+        spec.pop("issuer_key", None)
+        allowed = {"iss", "lifetime_s", "present_s", "gap_s", "loop", "background_c"}
+        unknown = sorted(set(spec) - allowed)
+        if unknown:
+            raise DriverError(f"scenario {path}: unknown key(s) {', '.join(unknown)}; "
+                              f"allowed: issuer_key, person, {', '.join(sorted(allowed))}")
+        return cls(people, clock=clock, issuer_key_pem=_read_key(key_file), **spec)
+
+    @classmethod
+    def default(cls, clock, key_path: Path, **options) -> Scene:
+        """The demo stream: green, yellow, fever, red, expired, forged, green."""
+        people = [Person(kind, temp) for kind, temp in _DEFAULT_PEOPLE]
+        return cls(people, clock=clock, issuer_key_pem=_read_key(key_path), **options)
+
+    def _slot(self, t_mono: float) -> tuple[int, float] | None:
+        period = self.present_s + self.gap_s
+        elapsed = t_mono - self._start
+        number = int(elapsed // period)
+        if not self.loop and number >= len(self.people):
+            return None
+        into = elapsed - number * period
+        return (number, self._start + number * period) if into < self.present_s else None
+
+    def at(self, t_mono: float) -> Presence | None:
+        """Who stands at the gate at monotonic time `t_mono`, if anyone."""
+        slot = self._slot(t_mono)
+        if slot is None:
+            return None
+        number, started = slot
+        person = self.people[number % len(self.people)]
+        if number not in self._texts:
+            self._texts = {n: t for n, t in self._texts.items() if n > number - 4}
+            self._texts[number] = self._issue(person)
+        return Presence(number, person, self._texts[number], started)
+
+    def temperature_at(self, t_mono: float) -> float:
+        presence = self.at(t_mono)
+        return presence.person.temperature_c if presence else self.background_c
+
+    def finished(self, t_mono: float) -> bool:
+        period = self.present_s + self.gap_s
+        return not self.loop and t_mono - self._start >= period * len(self.people)
+
+    def _issue(self, person: Person) -> str | None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        from models import cp1
+        from models.keys import kid_of
+
+        if person.kind == "none":
+            return None
+        key = load_pem_private_key(self._key_pem, password=None)
+        now = int(self.clock.now())
+        iat, exp = now, now + self.lifetime_s
+        kid = kid_of(key.public_key())
+        if person.kind == "expired":
+            iat, exp = now - 2 * self.lifetime_s, now - self.lifetime_s
+        if person.kind == "forged":  # a stranger's key claiming the district's kid
+            key = ec.generate_private_key(ec.SECP256R1())
+        color = person.kind if person.kind in ("yellow", "red") else "green"
+        return cp1.issue_cp1(key, iss=self.iss, color=color, iat=iat, exp=exp,
+                             sub=os.urandom(16), cti=os.urandom(16), kid=kid,
+                             name=person.name, unit=person.unit)
+
+
+def _person(entry: dict, path: Path) -> Person:
+    kind = entry.get("pass")
+    if kind not in PASS_KINDS:
+        raise DriverError(f"scenario {path}: person pass = {kind!r}; "
+                          f"allowed: {', '.join(PASS_KINDS)}")
+    temp = entry.get("temperature_c", 36.5)
+    if isinstance(temp, bool) or not isinstance(temp, int | float):
+        raise DriverError(f"scenario {path}: person temperature_c = {temp!r}; allowed: a number")
+    return Person(kind, float(temp), entry.get("name"), entry.get("unit"))
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DriverError(f"demo issuer key {path}: {exc.strerror}; "
+                          "run `make install` to generate the demo keys") from None

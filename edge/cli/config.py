@@ -1,0 +1,45 @@
+"""`checkpoint config check`: the same validation `run` does, every error named."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from edge.cli.common import UsageError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("config", help="configuration tools")
+    commands = parser.add_subparsers(dest="config_command", metavar="ACTION")
+    commands.required = True
+    check = commands.add_parser("check", help="validate a config file and what it points at")
+    check.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"))
+    check.set_defaults(func=check_config)
+
+
+def load_or_explain(path: Path):
+    """The validated config, or every error on stderr and a UsageError (exit 2)."""
+    from edge.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        if len(exc.errors) > 1:
+            for error in exc.errors:
+                print(f"config {exc.path}: {error}", file=sys.stderr)
+        raise UsageError(f"config {exc.path}: {'; '.join(exc.errors)}"
+                         if len(exc.errors) == 1 else
+                         f"config {exc.path}: {len(exc.errors)} errors") from None
+
+
+def check_config(args) -> int:
+    config = load_or_explain(args.config)
+    from edge.trust import TrustError, load_trust
+
+    trust = config.trust
+    try:
+        load_trust(trust.roots, trust.trustlist, trust.revocations, trust.policy)
+    except TrustError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"config {config.path}: ok")
+    return 0

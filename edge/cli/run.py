@@ -1,0 +1,46 @@
+"""`checkpoint run`: the agent, until Ctrl-C, SIGTERM or --duration."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+from edge.cli.common import UsageError
+from edge.cli.config import load_or_explain
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("run", help="run the agent")
+    parser.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"))
+    parser.add_argument("--simulate", action="store_true",
+                        help="replace the hardware drivers with their simulated twins")
+    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    parser.add_argument("--db", type=Path, help="SQLite file instead of [store] path")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from drivers.base import DriverError
+    from edge import logs
+    from edge.agent import Agent
+    from edge.store import StoreError
+    from edge.trust import TrustError
+
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError("--duration must be a positive number of seconds")
+    config = load_or_explain(args.config)
+    if args.simulate:
+        config = config.simulated()
+    if args.db:
+        config = config.with_db(args.db)
+    logs.setup()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        with Agent(config) as agent:
+            agent.run(stop, args.duration)
+    except (DriverError, StoreError, TrustError) as exc:
+        raise UsageError(str(exc)) from None
+    return 0

@@ -1,0 +1,140 @@
+"""The device's TOML configuration (PROTOCOL.md section 8), validated at start.
+
+`load_config` is what `checkpoint run` and `checkpoint config check` both call: every
+error names the key, the bad value and what is allowed; unknown keys are refused; a
+relative path is taken from the config file's folder.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from drivers import registry
+from drivers.base import DriverError
+from models.configschema import Key, in_range, validate
+
+
+class ConfigError(Exception):
+    """The config cannot be used; `errors` lists every problem found."""
+
+    def __init__(self, path: Path, errors: list[str]) -> None:
+        self.path = path
+        self.errors = errors
+        super().__init__(f"config {path}: " + "; ".join(errors))
+
+
+def _driver_url(schemes: tuple[str, ...], what: str):
+    def check(value: str) -> str | None:
+        try:
+            registry.parse_url(value, schemes, what)
+        except DriverError:
+            return "allowed: " + ", ".join(f"{s}://..." for s in schemes)
+        return None
+    return check
+
+
+def _mqtt_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme in ("mqtt", "mqtts") and parts.hostname:
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            return "the port must be a number from 1 to 65535"
+        return None
+    return "allowed: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+
+
+def _listen(value: str) -> str | None:
+    match = re.fullmatch(r"(.+):(\d{1,5})", value)
+    ok = bool(match) and 0 < int(match.group(2)) < 65536
+    return None if ok else "allowed: HOST:PORT, e.g. 127.0.0.1:8080"
+
+
+def _device_id(value: str) -> str | None:
+    # The id is an MQTT topic level: no wildcards or separators.
+    ok = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value)
+    return None if ok else "allowed: letters, digits, '-', '_', '.', at most 64 characters"
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "device": {"id": Key("str", required=True, check=_device_id),
+               "gate": Key("str", required=True)},
+    "camera": {"url": Key("str", "sim://", check=_driver_url(registry.CAMERA_SCHEMES, "camera"))},
+    "thermal": {"url": Key("str", "sim://",
+                           check=_driver_url(registry.THERMAL_SCHEMES, "thermal")),
+                "offset_c": Key("float", 0.0, check=in_range(-5.0, 5.0))},
+    "gate": {"url": Key("str", "sim://", check=_driver_url(registry.GATE_SCHEMES, "gate"))},
+    "store": {"path": Key("path", required=True),
+              "retention_days": Key("int", 30, check=in_range(1, 3650))},
+    "trust": {"roots": Key("paths", required=True), "trustlist": Key("path", required=True),
+              "revocations": Key("path"), "policy": Key("path")},
+    "mqtt": {"url": Key("str", "mqtt://127.0.0.1:1883", check=_mqtt_url),
+             "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
+    "console": {"listen": Key("str", "127.0.0.1:8080", check=_listen)},
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    """One table's values, read as attributes: `config.trust.roots`."""
+
+    values: dict
+
+    def __getattr__(self, name: str):
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    device: Section
+    camera: Section
+    thermal: Section
+    gate: Section
+    store: Section
+    trust: Section
+    mqtt: Section
+    console: Section
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def with_db(self, db: Path) -> Config:
+        return replace(self, store=Section({**self.store.values, "path": db.resolve()}))
+
+    def simulated(self) -> Config:
+        """The same config with every hardware driver replaced by its simulated twin."""
+        camera = self.camera.url if self.camera.url.startswith("sim://") else "sim://"
+        return replace(self, camera=Section({**self.camera.values, "url": camera}),
+                       thermal=Section({**self.thermal.values, "url": "sim://"}),
+                       gate=Section({**self.gate.values, "url": "sim://"}))
+
+
+def parse_config(text: str, path: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
+    values, errors = validate(data, SCHEMA, path.parent)
+    if errors:
+        raise ConfigError(path, errors)
+    return Config(path, **{table: Section(v) for table, v in values.items()})
+
+
+def load_config(path: Path) -> Config:
+    path = Path(path).resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, ["not UTF-8 text"]) from None
+    return parse_config(text, path)
