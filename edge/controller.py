@@ -38,7 +38,8 @@ class Outcome:
 
 class Controller:
     def __init__(self, *, store: Store, trust, thermal, gate: Gate, clock, gate_name: str,
-                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
+                 on_outcome: Callable[[Outcome], None] | None = None,
+                 measure_wait_s: float = MEASURE_WAIT_S) -> None:
         self.store = store
         self.trust = trust
         self.thermal = thermal
@@ -46,6 +47,7 @@ class Controller:
         self.clock = clock
         self.gate_name = gate_name
         self.on_outcome = on_outcome
+        self.measure_wait_s = measure_wait_s
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
 
@@ -67,7 +69,7 @@ class Controller:
     def _measure(self) -> Measurement:
         if self.thermal is None:
             return Measurement("missing")
-        return self.thermal.wait_measurement(MEASURE_WAIT_S)
+        return self.thermal.wait_measurement(self.measure_wait_s)
 
     def handle_scan(self, scan: Scan) -> Record:
         now = self.clock.now()

@@ -79,4 +79,5 @@ class ThermalMonitor:
                 remaining = deadline - self.clock.monotonic()
                 if result.state != "missing" or remaining <= 0:
                     return result
-                self._changed.wait(remaining)
+                if not self._changed.wait(remaining):
+                    return self._measure(self.clock.monotonic())

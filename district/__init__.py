@@ -1,0 +1,1 @@
+"""district layer of Checkpoint."""

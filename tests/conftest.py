@@ -1,0 +1,23 @@
+"""Shared fixtures: a demo district made by the real provisioning script, once per session."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """config/-like folder: the shipped config files plus a fresh demo/ district."""
+    folder = tmp_path_factory.mktemp("config")
+    for name in ("checkpoint.toml", "demo-scenario.toml"):
+        shutil.copy(REPO / "config" / name, folder / name)
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo.py"),
+                    str(folder / "demo")], check=True, capture_output=True)
+    return folder
