@@ -102,6 +102,25 @@ class Store:
         for row in self._db.execute(query + " ORDER BY seq", params):
             yield _row_to_dict(row)
 
+    def unsynced(self, limit: int, after_seq: int = 0) -> list[dict[str, Any]]:
+        """Up to `limit` records the district has not acknowledged, oldest first."""
+        query = (f"SELECT {', '.join(FIELDS)}, synced FROM records "
+                 "WHERE synced = 0 AND seq > ? ORDER BY seq LIMIT ?")
+        return [_row_to_dict(row) for row in self._db.execute(query, (after_seq, limit))]
+
+    def mark_synced(self, first_seq: int, last_seq: int) -> int:
+        """Mark an acknowledged range of seq as delivered; returns how many rows changed."""
+        with self._transaction():
+            return self._db.execute(
+                "UPDATE records SET synced = 1 WHERE seq BETWEEN ? AND ? AND synced = 0",
+                (first_seq, last_seq)).rowcount
+
+    def backlog(self) -> tuple[int, str | None]:
+        """How many records wait for an ack, and the time of the oldest one."""
+        count, oldest = self._db.execute(
+            "SELECT COUNT(*), MIN(ts) FROM records WHERE synced = 0").fetchone()
+        return count, oldest
+
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 

@@ -86,3 +86,15 @@ def test_unwritable_location_is_a_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="store"):
         Store(blocker / "cp.db")
+
+
+def test_outbox_marks_only_acknowledged_ranges(tmp_path):
+    with Store(tmp_path / "cp.db") as store:
+        for n in range(5):
+            store.commit(record(n, ts=f"2026-11-29T0{n}:00:00.000Z"))
+        assert [r["seq"] for r in store.unsynced(3)] == [1, 2, 3]
+        assert store.mark_synced(2, 3) == 2
+        assert store.mark_synced(2, 3) == 0            # a duplicate ack changes nothing
+        assert [r["seq"] for r in store.unsynced(10)] == [1, 4, 5]
+        assert [r["seq"] for r in store.unsynced(10, after_seq=1)] == [4, 5]
+        assert store.backlog() == (3, "2026-11-29T00:00:00.000Z")
