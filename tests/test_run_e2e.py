@@ -48,11 +48,13 @@ def run_until_decisions(args: list[str], count: int, timeout: float = 60.0):
                 done.set()
         done.set()
 
-    threading.Thread(target=reader, daemon=True).start()
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
     done.wait(timeout)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
-    return proc.returncode, lines, err
+    proc.wait(timeout=20)
+    thread.join(timeout=5)
+    return proc.returncode, lines, proc.stderr.read()
 
 
 @pytest.mark.slow

@@ -1,0 +1,144 @@
+"""The reference district receiver: batches in, rows committed, then the ack out.
+
+Batches come through a shared subscription (`$share/district/...`), so several receiver
+processes on one broker split the load. A batch is committed before its ack is published:
+a receiver that dies in between leaves the device to resend, and the duplicates are then
+acked like new rows. Status messages and last wills keep the device registry.
+Callbacks run on paho's network thread; nothing raised there may end that thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from urllib.parse import urlsplit
+
+from district.storage import DistrictStore
+from district.validate import BatchError, check_envelope, decode_payload, is_uuid
+
+SCHEMA_ACK = "checkpoint.ack/1"
+SCHEMA_STATUS = "checkpoint.status/1"
+SHARE_GROUP = "district"
+
+log = logging.getLogger("checkpoint.district")
+
+
+class Receiver:
+    def __init__(self, mqtt_url: str, storage: DistrictStore, *, root: str = "cp/v1",
+                 tls: dict | None = None) -> None:
+        self.url = urlsplit(mqtt_url)
+        self.storage = storage
+        self.root = root
+        self.refused: list[tuple[str, str]] = []    # (device, reason) of refused batches
+        self._connected = threading.Event()
+        self._client = self._make_client(tls)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        port = self.url.port or (8883 if self.url.scheme == "mqtts" else 1883)
+        self._client.connect_async(self.url.hostname, port, keepalive=30, clean_start=True)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _make_client(self, tls: dict | None):
+        from paho.mqtt import client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                             client_id=f"district-{uuid.uuid4().hex[:12]}",
+                             protocol=mqtt.MQTTv5)
+        if self.url.username:
+            client.username_pw_set(self.url.username, self.url.password)
+        if self.url.scheme == "mqtts" or tls:
+            tls = tls or {}
+            client.tls_set(*(None if tls.get(k) is None else str(tls[k])
+                             for k in ("ca", "cert", "key")))
+        client.reconnect_delay_set(1, 30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = lambda *args: self._connected.clear()
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        return client
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("event=receiver_refused reason=%s", reason_code)
+            return
+        client.subscribe([(f"$share/{SHARE_GROUP}/{self.root}/+/records", 1),
+                          (f"{self.root}/+/status", 1)])
+        self._connected.set()
+        log.info("event=receiver_connected host=%s", self.url.hostname)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        if reason_code.is_failure:      # the ack did not go out; the device will resend
+            log.warning("event=ack_refused_by_broker reason=%s", reason_code)
+
+    def _on_message(self, client, userdata, message) -> None:
+        levels = message.topic[len(self.root) + 1:].split("/")
+        if len(levels) != 2 or not message.topic.startswith(self.root + "/"):
+            return
+        device, kind = levels
+        try:
+            if kind == "records":
+                self._on_batch(device, message)
+            elif kind == "status":
+                self._on_status(device, message.payload)
+        except Exception:   # one bad message must not stop the receiver
+            log.exception("event=receiver_error device=%s topic=%s", device, message.topic)
+
+    def _on_batch(self, device: str, message) -> None:
+        content_type = getattr(message.properties, "ContentType", None)
+        batch = None
+        try:
+            batch = decode_payload(message.payload, content_type)
+            check_envelope(batch, device)
+        except BatchError as exc:
+            self._refuse(device, batch, exc)
+            return
+        before = self.storage.duplicates
+        accepted, rejected = self.storage.commit_batch(device, batch)
+        for item in rejected:
+            log.warning("event=record_rejected device=%s seq=%s reason=%s", device,
+                        item["seq"], item["reason"])
+        self._ack(device, batch, accepted, rejected)
+        log.info("event=batch_committed device=%s batch=%s accepted=%d duplicates=%d "
+                 "rejected=%d", device, batch["batch"], sum(b - a + 1 for a, b in accepted),
+                 self.storage.duplicates - before, len(rejected))
+
+    def _refuse(self, device: str, batch: dict | None, error: BatchError) -> None:
+        """Log a refused batch; ack it as all-rejected when it says whose it is."""
+        self.refused.append((device, error.reason))
+        log.warning("event=batch_refused device=%s reason=%s detail=%r", device,
+                    error.reason, str(error))
+        if batch and is_uuid(batch.get("store")) and isinstance(batch.get("records"), list):
+            rejected = [{"seq": r.get("seq"), "reason": error.reason}
+                        for r in batch["records"] if isinstance(r, dict)]
+            self._ack(device, batch, [], rejected)
+
+    def _ack(self, device: str, batch: dict, accepted: list, rejected: list) -> None:
+        named = [r for r in rejected if isinstance(r["seq"], int) and
+                 not isinstance(r["seq"], bool)]
+        ack = {"schema": SCHEMA_ACK, "batch": batch.get("batch"), "store": batch["store"],
+               "accepted": accepted, "rejected": named}
+        self._client.publish(f"{self.root}/{device}/ack", json.dumps(ack), qos=1)
+
+    def _on_status(self, device: str, payload: bytes) -> None:
+        if not payload:
+            return      # a retained status being cleared
+        try:
+            status = json.loads(payload)
+        except ValueError:
+            status = None
+        if not isinstance(status, dict) or status.get("schema") != SCHEMA_STATUS \
+                or status.get("device") != device:
+            log.warning("event=status_refused device=%s", device)
+            return
+        self.storage.record_status(device, status)

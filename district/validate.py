@@ -1,0 +1,126 @@
+"""What the district accepts on the wire (PROTOCOL.md sections 4 and 5), with named reasons.
+
+A batch that cannot be read at all is refused as a whole; inside a readable batch each
+record is judged alone, so one bad record does not hold back its neighbours.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zlib
+
+from models.reasons import DECISIONS, REASONS
+from models.timefmt import parse_rfc3339
+
+SCHEMA_BATCH = "checkpoint.batch/1"
+ZLIB_TYPE = "application/json+zlib"
+MAX_INFLATED = 16 * 1024 * 1024     # a batch is at most 64 KiB of JSON; refuse bombs
+
+_TEXT, _NULLABLE_TEXT = "text", "text or null"
+FIELD_TYPES = {
+    "id": _TEXT, "seq": "seq", "ts": "time", "clock_synced": "bool", "gate": _TEXT,
+    "decision": "decision", "reasons": "reasons", "pass_format": _NULLABLE_TEXT,
+    "issuer": _NULLABLE_TEXT, "kid": _NULLABLE_TEXT, "subject": _NULLABLE_TEXT,
+    "color": _NULLABLE_TEXT, "pass_exp": _NULLABLE_TEXT, "tested_at": _NULLABLE_TEXT,
+    "temperature_c": "number or null", "operator": _NULLABLE_TEXT, "note": _NULLABLE_TEXT,
+}
+
+
+class BatchError(Exception):
+    """The batch as a whole is refused; `reason` is a stable snake_case code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+def decode_payload(payload: bytes, content_type: str | None) -> dict:
+    """The batch object from an MQTT payload, plain or zlib JSON by content type."""
+    if content_type == ZLIB_TYPE:
+        inflater = zlib.decompressobj()
+        try:
+            payload = inflater.decompress(payload, MAX_INFLATED)
+        except zlib.error as exc:
+            raise BatchError("bad_compression", str(exc)) from None
+        if inflater.unconsumed_tail:
+            raise BatchError("too_large", f"inflates beyond {MAX_INFLATED} bytes")
+    elif content_type not in (None, "application/json"):
+        raise BatchError("unknown_content_type", str(content_type))
+    try:
+        batch = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BatchError("bad_json", str(exc)) from None
+    if not isinstance(batch, dict):
+        raise BatchError("bad_json", "not an object")
+    return batch
+
+
+def check_envelope(batch: dict, device: str) -> None:
+    """Raise BatchError naming the first envelope field that is wrong."""
+    if batch.get("schema") != SCHEMA_BATCH:
+        raise BatchError("unknown_schema", repr(batch.get("schema")))
+    if batch.get("device") != device:
+        raise BatchError("device_mismatch", f"{batch.get('device')!r} on {device}'s topic")
+    if not is_uuid(batch.get("store")):
+        raise BatchError("bad_store", repr(batch.get("store")))
+    if not isinstance(batch.get("batch"), str) or not batch["batch"]:
+        raise BatchError("bad_batch_id", repr(batch.get("batch")))
+    if not isinstance(batch.get("records"), list):
+        raise BatchError("bad_records", "records is not a list")
+
+
+def is_uuid(value) -> bool:
+    try:
+        uuid.UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def record_problem(record) -> str | None:
+    """None for a valid record, else the reason it is rejected."""
+    if not isinstance(record, dict):
+        return "not_an_object"
+    if set(record) - set(FIELD_TYPES):
+        return "unknown_field"
+    if set(FIELD_TYPES) - set(record):
+        return "missing_field"
+    for name, kind in FIELD_TYPES.items():
+        problem = _value_problem(kind, record[name])
+        if problem:
+            return problem
+    return None
+
+
+def _value_problem(kind: str, value) -> str | None:
+    if kind == "decision":
+        return None if value in DECISIONS else "unknown_decision"
+    if kind == "reasons":
+        if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+            return "bad_type"
+        return None if all(r in REASONS for r in value) else "unknown_reason"
+    if kind == "seq":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        return None if ok else "bad_seq"
+    if kind == "time":
+        return None if isinstance(value, str) and _is_time(value) else "bad_time"
+    return None if _type_ok(kind, value) else "bad_type"
+
+
+def _type_ok(kind: str, value) -> bool:
+    if value is None:
+        return kind.endswith("or null")
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "number or null":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, str) and (kind != _TEXT or value != "")
+
+
+def _is_time(text: str) -> bool:
+    try:
+        parse_rfc3339(text)
+    except ValueError:
+        return False
+    return True

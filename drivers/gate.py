@@ -1,0 +1,117 @@
+"""Turnstile / door release: a simulated gate and a GPIO relay (gpiozero, optional).
+
+The simulated gate needs no thread: it is open while the injected clock is inside the
+pulse, and it writes the closing event with the time the pulse ended, so a test with a
+fake clock sees exactly what happened and when.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from drivers.base import DriverError, Gate
+
+DEFAULT_PULSE_S = 1.5
+GPIO_OPTIONS = ("active_high", "pulse")
+
+
+def _check_pulse(pulse_s: float) -> float:
+    if not pulse_s > 0:
+        raise DriverError(f"gate: pulse {pulse_s!r} s; allowed: a positive number of seconds")
+    return float(pulse_s)
+
+
+class SimGate(Gate):
+    def __init__(self, *, clock, pulse: float = DEFAULT_PULSE_S) -> None:
+        self.clock = clock
+        self.pulse = _check_pulse(pulse)
+        self._lock = threading.Lock()
+        self._events: list[tuple[float, str]] = []     # (wall time, "open" | "closed")
+        self._open_until: float | None = None          # monotonic end of the current pulse
+
+    def open(self, pulse_s: float | None = None) -> None:
+        pulse = _check_pulse(self.pulse if pulse_s is None else pulse_s)
+        with self._lock:
+            self._settle()
+            if self._open_until is None:
+                self._events.append((self.clock.now(), "open"))
+            self._open_until = max(self._open_until or 0.0, self.clock.monotonic() + pulse)
+
+    def _settle(self) -> None:
+        """Record the close of a pulse that has ended, stamped when it ended."""
+        now_mono = self.clock.monotonic()
+        if self._open_until is not None and now_mono >= self._open_until:
+            closed_at = self.clock.now() - (now_mono - self._open_until)
+            self._events.append((closed_at, "closed"))
+            self._open_until = None
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            self._settle()
+            return "closed" if self._open_until is None else "open"
+
+    @property
+    def events(self) -> list[tuple[float, str]]:
+        with self._lock:
+            self._settle()
+            return list(self._events)
+
+    @property
+    def openings(self) -> int:
+        return sum(1 for _, state in self.events if state == "open")
+
+    def describe(self) -> str:
+        return f"simulated gate, pulse {self.pulse} s"
+
+
+class GpioGate(Gate):
+    """A relay on a GPIO pin, pulsed by gpiozero's background blink thread."""
+
+    def __init__(self, pin: int | str, *, active_high: bool = True,
+                 pulse: float = DEFAULT_PULSE_S, pin_factory=None) -> None:
+        try:
+            from gpiozero import DigitalOutputDevice
+            from gpiozero.exc import GPIOZeroError
+        except ImportError:
+            raise DriverError("gpio gate needs gpiozero: pip install checkpoint[gpio]") from None
+        self.pin = pin
+        self.pulse = _check_pulse(pulse)
+        try:
+            self._device = DigitalOutputDevice(pin, active_high=active_high, initial_value=False,
+                                               pin_factory=pin_factory)
+        except (GPIOZeroError, OSError, ValueError) as exc:
+            raise DriverError(f"gpio gate on pin {pin}: {exc}") from None
+
+    @classmethod
+    def from_options(cls, target: str, options: dict[str, str], *, clock) -> GpioGate:
+        """For `gpio://17?active_high=1&pulse=1.5`; the clock is unused (gpiozero times)."""
+        unknown = sorted(set(options) - set(GPIO_OPTIONS))
+        if unknown:
+            raise DriverError(f"gate url: unknown option(s) {', '.join(unknown)}; "
+                              f"allowed: {', '.join(GPIO_OPTIONS)}")
+        if not target:
+            raise DriverError("gate url: no pin, e.g. gpio://17")
+        active_high = options.get("active_high", "1")
+        if active_high not in ("0", "1"):
+            raise DriverError(f"gate url: active_high={active_high!r}; allowed: 0, 1")
+        try:
+            pulse = float(options.get("pulse", DEFAULT_PULSE_S))
+        except ValueError:
+            raise DriverError(f"gate url: pulse={options['pulse']!r}; allowed: seconds") from None
+        pin: int | str = int(target) if target.isdigit() else target
+        return cls(pin, active_high=active_high == "1", pulse=pulse)
+
+    def open(self, pulse_s: float | None = None) -> None:
+        pulse = _check_pulse(self.pulse if pulse_s is None else pulse_s)
+        self._device.blink(on_time=pulse, off_time=0, n=1, background=True)
+
+    @property
+    def state(self) -> str:
+        return "open" if self._device.value else "closed"
+
+    def describe(self) -> str:
+        return f"gpio gate on pin {self.pin}, pulse {self.pulse} s"
+
+    def close(self) -> None:
+        self._device.close()

@@ -1,0 +1,124 @@
+"""COSE_Sign1 (RFC 9052) as CP1 uses it: ES256 with raw r||s signatures.
+
+Parsing is strict because the input is untrusted: the exact CBOR types of every part are
+checked, trailing bytes are refused, and the protected header is kept as the bytes that
+were signed (re-encoding it would verify something other than what the signer signed).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import cbor2
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+COSE_SIGN1_TAG = 18
+HEADER_ALG = 1
+HEADER_KID = 4
+ALG_ES256 = -7
+_ES256_HALF = 32
+
+
+class CoseError(ValueError):
+    """The bytes are not a well-formed COSE_Sign1 message."""
+
+
+@dataclass(frozen=True)
+class Sign1:
+    protected: bytes            # the protected header exactly as signed
+    protected_map: dict
+    unprotected: dict
+    payload: bytes
+    signature: bytes
+
+    def header(self, label: int):
+        """A header parameter; the protected bucket wins over the unprotected one."""
+        if label in self.protected_map:
+            return self.protected_map[label]
+        return self.unprotected.get(label)
+
+    @property
+    def alg(self):
+        return self.protected_map.get(HEADER_ALG)
+
+    @property
+    def kid(self) -> bytes | None:
+        kid = self.header(HEADER_KID)
+        return kid if isinstance(kid, bytes) else None
+
+
+def loads_exact(data: bytes):
+    """Decode one CBOR item that must span all of `data`."""
+    stream = io.BytesIO(data)
+    try:
+        value = cbor2.CBORDecoder(stream).decode()
+    except Exception as exc:  # cbor2 raises many types on hostile input
+        raise CoseError(f"invalid CBOR: {exc}") from None
+    if stream.tell() != len(data):
+        raise CoseError("trailing bytes after the CBOR item")
+    return value
+
+
+def sig_structure(protected: bytes, payload: bytes) -> bytes:
+    return cbor2.dumps(["Signature1", protected, b"", payload])
+
+
+def _raw_signature(key, message: bytes) -> bytes:
+    r, s = decode_dss_signature(key.sign(message, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(_ES256_HALF, "big") + s.to_bytes(_ES256_HALF, "big")
+
+
+def encode_sign1(key, payload: bytes, kid: bytes, *, kid_protected: bool = True,
+                 tagged: bool = True) -> bytes:
+    """Sign `payload` with an ES256 private key into a COSE_Sign1 message."""
+    header = {HEADER_ALG: ALG_ES256}
+    unprotected = {}
+    (header if kid_protected else unprotected)[HEADER_KID] = kid
+    protected = cbor2.dumps(header)
+    signature = _raw_signature(key, sig_structure(protected, payload))
+    message = [protected, unprotected, payload, signature]
+    return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, message) if tagged else message)
+
+
+def parse_sign1(data: bytes) -> Sign1:
+    """Parse a tagged (18) or untagged COSE_Sign1; raises CoseError on any deviation."""
+    item = loads_exact(data)
+    if isinstance(item, cbor2.CBORTag):
+        if item.tag != COSE_SIGN1_TAG:
+            raise CoseError(f"CBOR tag {item.tag}, expected {COSE_SIGN1_TAG}")
+        item = item.value
+    # cbor2 decodes a tagged array as a tuple and its maps as frozendicts
+    if not isinstance(item, list | tuple) or len(item) != 4:
+        raise CoseError("COSE_Sign1 must be an array of 4 items")
+    protected, unprotected, payload, signature = item
+    if not all(isinstance(part, bytes) for part in (protected, payload, signature)):
+        raise CoseError("protected header, payload and signature must be byte strings")
+    if not isinstance(unprotected, Mapping):
+        raise CoseError("unprotected header must be a map")
+    protected_map = loads_exact(protected) if protected else {}
+    if not isinstance(protected_map, Mapping):
+        raise CoseError("protected header must wrap a map")
+    return Sign1(protected, dict(protected_map), dict(unprotected), payload, signature)
+
+
+def verify_es256(message: Sign1, public_key) -> bool:
+    """True when the raw r||s signature verifies under the P-256 public key."""
+    if len(message.signature) != 2 * _ES256_HALF or not isinstance(
+            public_key, ec.EllipticCurvePublicKey):
+        return False
+    r = int.from_bytes(message.signature[:_ES256_HALF], "big")
+    s = int.from_bytes(message.signature[_ES256_HALF:], "big")
+    signed = sig_structure(message.protected, message.payload)
+    try:
+        public_key.verify(encode_dss_signature(r, s), signed, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        return False
+    return True

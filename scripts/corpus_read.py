@@ -1,0 +1,110 @@
+"""Read the shared QR corpus with each decoder: codes read per folder and median decode time.
+
+    .venv/bin/python scripts/corpus_read.py [CORPUS_QR_DIR] [--decoders auto,zxing,zbar]
+
+An image `N.ext` holding a code has `N.txt` beside it with the exact expected text (read
+as bytes: its line endings matter). Folders named `falsepositives-*` hold photos without
+a code, where a decoder must find nothing. Images OpenCV cannot load are input errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "qr"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+    folder: str                 # e.g. "zxing-cpp/qrcode-1"
+    expected: str | None        # None: the image holds no code
+
+    @property
+    def empty(self) -> bool:
+        return self.folder.rsplit("/", 1)[-1].startswith("falsepositives")
+
+
+@dataclass
+class Report:
+    read: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    total: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    false_reads: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    empty_ms: list[float] = field(default_factory=list)
+    code_ms: list[float] = field(default_factory=list)
+
+    @property
+    def codes_read(self) -> int:
+        return sum(n for folder, n in self.read.items() if "falsepositives" not in folder)
+
+    @property
+    def codes_total(self) -> int:
+        return sum(n for folder, n in self.total.items() if "falsepositives" not in folder)
+
+
+def corpus_cases(root: Path) -> list[Case]:
+    cases = []
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+        expected_file = path.with_suffix(".txt")
+        expected = expected_file.read_bytes().decode("utf-8") if expected_file.exists() else None
+        cases.append(Case(path, path.parent.relative_to(root).as_posix(), expected))
+    return cases
+
+
+def read_corpus(decoder, cases: list[Case]) -> Report:
+    from drivers.camera_opencv import read_image
+
+    report = Report()
+    for case in cases:
+        image = read_image(case.path)
+        if image is None:
+            report.unreadable.append(str(case.path))
+            continue
+        started = time.perf_counter()
+        texts = decoder.decode(image)
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        report.total[case.folder] += 1
+        if case.empty:
+            report.empty_ms.append(elapsed_ms)
+            report.read[case.folder] += not texts
+            if texts:
+                report.false_reads.append(str(case.path))
+        else:
+            report.code_ms.append(elapsed_ms)
+            report.read[case.folder] += case.expected in texts
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from drivers.qr import make_decoder
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--decoders", default="zxing,zbar,auto")
+    args = parser.parse_args(argv)
+    cases = corpus_cases(args.corpus)
+    for name in args.decoders.split(","):
+        report = read_corpus(make_decoder(name), cases)
+        print(f"== {name}: {report.codes_read} / {report.codes_total} codes read, "
+              f"median {statistics.median(report.empty_ms):.2f} ms without a code, "
+              f"{statistics.median(report.code_ms):.2f} ms with one")
+        for folder in sorted(report.total):
+            note = " (correctly empty)" if "falsepositives" in folder else ""
+            print(f"   {folder:28} {report.read[folder]:3} / {report.total[folder]}{note}")
+        for path in report.false_reads:
+            print(f"   FALSE READ {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    sys.exit(main())

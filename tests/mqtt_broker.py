@@ -1,0 +1,80 @@
+"""A real Mosquitto on a free loopback port, for tests: start, SIGKILL, restart on the port."""
+
+from __future__ import annotations
+
+import getpass
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Broker:
+    """One broker process; its persistence file survives kill() so restart() finds it."""
+
+    def __init__(self, folder: Path, acl: str | None = None) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.folder = folder
+        self.conf = folder / "mosquitto.conf"
+        # `user`: mosquitto started as root would drop to user mosquitto, which may not
+        # enter a private temporary folder; anyone else runs it as themselves anyway.
+        lines = [f"listener {self.port} {self.host}", "allow_anonymous true",
+                 f"user {getpass.getuser()}",
+                 "persistence true", f"persistence_location {folder}/",
+                 "autosave_interval 1", f"log_dest file {folder}/mosquitto.log"]
+        if acl is not None:
+            (folder / "acl").write_text(acl)
+            lines.append(f"acl_file {folder}/acl")
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.process: subprocess.Popen | None = None
+        self.kills = 0
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {self.process.stderr.read().decode()}")
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"mosquitto did not listen on {self.port} within 5 s")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, no last save."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=5)
+            self.kills += 1
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process and self.process.stderr:
+            self.process.stderr.close()

@@ -1,0 +1,133 @@
+"""GY-MCU90614 bytes: commands, frames, and a framer that survives any garbage."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drivers import gy90614
+from drivers.gy90614 import CommandParser, Framer, encode_frame
+
+VENDOR_FRAME = bytes.fromhex("5A5A45040C780D19A7")
+GOOD = encode_frame(36.62, 24.5)
+
+
+def temperatures(data: bytes, framer: Framer | None = None) -> list[tuple[float, float]]:
+    framer = framer or Framer()
+    return [frame.temperatures() for frame in framer.feed(data)]
+
+
+def test_command_bytes_match_the_datasheet():
+    expected = {gy90614.CMD_CONTINUOUS: "A545EA", gy90614.CMD_QUERY: "A515BA",
+                gy90614.CMD_AUTOSTART_ON: "A551F6", gy90614.CMD_AUTOSTART_OFF: "A552F7",
+                gy90614.CMD_BAUD_9600: "A5AE53", gy90614.CMD_BAUD_115200: "A5AF54"}
+    for code, text in expected.items():
+        assert gy90614.command(code) == bytes.fromhex(text)
+
+
+def test_vendor_example_decodes_and_encodes():
+    assert temperatures(VENDOR_FRAME) == [(31.92, 33.53)]
+    assert encode_frame(31.92, 33.53) == VENDOR_FRAME
+
+
+@pytest.mark.parametrize("object_c, ambient_c", [(36.6, 25.0), (-40.0, -12.34), (0.0, 85.0),
+                                                 (327.67, 125.0), (-70.0, -40.0)])
+def test_round_trip(object_c, ambient_c):
+    assert temperatures(encode_frame(object_c, ambient_c)) == [(object_c, ambient_c)]
+
+
+def test_out_of_range_value_is_refused():
+    with pytest.raises(ValueError, match="16-bit"):
+        encode_frame(400.0, 25.0)
+
+
+def test_reading_with_a_5a_byte_does_not_lock_the_parser():
+    frame = encode_frame(34.18, 25.0)
+    assert frame[4:6] == b"\x0d\x5a"
+    stream = frame + b"\x5a" + frame + frame[:6] + frame + frame
+    assert temperatures(stream) == [(34.18, 25.0)] * 4
+
+
+def test_stub_followed_by_a_frame_is_not_taken_for_a_frame():
+    # 5A 5A 45 04 0E + 5A 5A 45 04 passes sum8 by construction; the die reads 231 degC.
+    framer = Framer()
+    assert temperatures(GOOD[:5] + GOOD, framer) == [(36.62, 24.5)]
+    assert framer.implausible == 1
+
+
+def test_checksum_failure_is_rejected_and_counted():
+    bad = bytearray(VENDOR_FRAME)
+    bad[-1] ^= 0x01
+    framer = Framer()
+    assert temperatures(bytes(bad), framer) == []
+    assert framer.checksum_failures == 1
+    assert temperatures(VENDOR_FRAME, framer) == [(31.92, 33.53)]
+
+
+
+@pytest.mark.parametrize("damage", [
+    b"GY-MCU90614 V1.3 ready\r\n",                  # boot banner
+    b"\x5a\x5a\x45\x04\x5a",                        # fake header
+    GOOD[:5],                                       # truncated frame
+    GOOD[:3] + GOOD[4:],                            # dropped byte
+    GOOD[:6] + bytes((GOOD[6] ^ 0x10,)) + GOOD[7:],  # bit flip
+    b"\x5a\x5a\x45\xff" + b"\x00" * 300,            # absurd length
+    b"\x5a\x5a\x99\x04\x01\x02\x03\x04\x4f",        # unknown type
+])
+def test_damage_then_the_next_good_frame_is_read(damage):
+    framer = Framer()
+    assert temperatures(GOOD + damage + GOOD, framer) == [(36.62, 24.5)] * 2
+    assert framer.discarded >= 1
+
+
+def test_other_frame_types_pass_through_without_a_reading():
+    body = b"\x5a\x5a\x25\x01\x5f"
+    emissivity = body + bytes((sum(body) & 0xFF,))
+    frames = Framer().feed(emissivity + GOOD)
+    assert [f.kind for f in frames] == [gy90614.TYPE_EMISSIVITY, gy90614.TYPE_TEMPERATURE]
+    assert gy90614.to_reading(frames[0], 1.0) is None
+    reading = gy90614.to_reading(frames[1], 1.0)
+    assert (reading.object_c, reading.protocol) == (36.62, "gy-mcu90614")
+
+
+def test_command_parser_skips_noise():
+    stream = b"\x00\xa5\xa5\x45\xea\x12\xa5\x15\x00" + gy90614.command(gy90614.CMD_QUERY)
+    assert CommandParser().feed(stream) == [gy90614.CMD_CONTINUOUS, gy90614.CMD_QUERY]
+
+
+def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    edges = [0, *points, len(data)]
+    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+
+
+pieces = st.one_of(st.binary(max_size=12), st.sampled_from([
+    GOOD, encode_frame(34.18, 23.0), VENDOR_FRAME, b"\x5a\x5a", b"\x5a", b"\x5a\x5a\x45\x04"]),
+    st.builds(lambda t: encode_frame(t / 100, 25.0), st.integers(-4000, 12000)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(pieces, max_size=30), st.lists(st.integers(0, 10_000), max_size=40))
+def test_output_does_not_depend_on_chunking(parts, cuts):
+    stream = b"".join(parts)
+    whole = Framer()
+    expected = whole.feed(stream)
+    chunked = Framer()
+    got = [frame for chunk in _chunks(stream, cuts) for frame in chunked.feed(chunk)]
+    assert got == expected
+    assert chunked.stats() == whole.stats()
+
+
+# Bytes biased toward header, type and length values, so candidate frames are common.
+noisy_bytes = st.lists(st.one_of(st.sampled_from([0x5A, 0x45, 0x25, 0x35, 0x04, 0x01]),
+                                 st.integers(0, 255)), max_size=600).map(bytes)
+
+
+@settings(max_examples=500, deadline=None)
+@given(noisy_bytes)
+def test_random_bytes_never_yield_an_unverified_frame(data):
+    for frame in Framer().feed(data):
+        body = gy90614.HEADER + bytes((frame.kind, len(frame.data))) + frame.data
+        assert frame.kind in (0x45, 0x25, 0x35)
+        assert body + bytes((sum(body) & 0xFF,)) in data
