@@ -36,15 +36,23 @@ CREATE TABLE IF NOT EXISTS devices (
 """
 
 
+class DistrictStoreError(Exception):
+    """The store cannot be opened; the message is meant for the user."""
+
+
 class DistrictStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")     # an ack promises the row is on disk
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")   # an ack promises the row is on disk
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise DistrictStoreError(f"district store {self.path}: {exc}") from None
         self.duplicates = 0     # records received again and acked again, since opening
 
     def commit_batch(self, device: str, batch: dict) -> tuple[list[list[int]], list[dict]]:

@@ -4,6 +4,9 @@ The first step that fails names the reason. The input is whatever a camera read 
 stranger's phone, so nothing here may raise: every failure becomes a reason code, and
 claims are reported as far as they could be read (a forged pass still shows its issuer).
 
+A key is looked up by kid and the pass's `iss`: the trust list binds each key to an
+issuer, so a key listed for one issuer does not vouch for passes claiming another.
+
 An `alg` other than ES256 is reported as `malformed`: CP1 fixes the protected header to
 {1: -7}, so another algorithm is a pass that does not follow the format, not a signature
 that failed to verify.
@@ -103,7 +106,10 @@ def _claims(message: cose.Sign1, verdict: Verdict) -> tuple[Verdict, cp1.Claims]
 
 
 def _authentic(message: cose.Sign1, trust: TrustStore, now: float, verdict: Verdict) -> None:
-    candidates = trust.keys.get(message.kid, ())
+    # A key is trusted for the issuer the trust list names, not for any issuer: district A's
+    # key signing a pass that claims district B is an unknown key for that pass.
+    candidates = [key for key in trust.keys.get(message.kid, ())
+                  if key.iss in (None, verdict.issuer)]
     if not candidates:
         raise _fail(verdict, R.UNKNOWN_KEY)
     current = [key for key in candidates if key.valid_at(now)]

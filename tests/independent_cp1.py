@@ -96,9 +96,10 @@ def make_pass(key, *, key_id: bytes | None = None, tagged=True, kid_where="prote
 
 def tampered_pass(key, **claim_values) -> str:
     """A validly signed pass whose payload is changed by one byte after signing."""
-    cose = cose_sign1(key, cbor2.dumps(claims(iss="CN-BJ-110105", **claim_values)))
-    # another district's code: the CBOR stays well-formed, the signature no longer matches
-    return qr_text(cose.replace(b"CN-BJ-110105", b"CN-BJ-110106", 1))
+    cose = cose_sign1(key, cbor2.dumps(claims(nm="张*明", **claim_values)))
+    # another person's name of the same length: the CBOR stays well-formed, the signature
+    # no longer matches
+    return qr_text(cose.replace("张".encode(), "李".encode(), 1))
 
 
 def zlib_bomb(size: int = 64 * 1024) -> str:

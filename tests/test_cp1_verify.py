@@ -117,6 +117,12 @@ def test_unknown_key_still_reports_the_claims():
     assert verdict.issuer == "CN-BJ-110105" and verdict.color == "green"
 
 
+def test_a_key_does_not_vouch_for_another_issuer():
+    verdict = verify_pass(ind.make_pass(ISSUER, iss="CN-SH-310101", **fresh()), TRUST, NOW)
+    assert verdict.reasons == ("unknown_key",)
+    assert verdict.issuer == "CN-SH-310101"
+
+
 def test_forged_pass_with_the_district_kid_has_a_bad_signature():
     text = ind.make_pass(STRANGER, key_id=ind.kid(ISSUER.public_key()), **fresh())
     assert reasons(text) == ("bad_signature",)

@@ -226,6 +226,7 @@ def test_receiver_restarted_between_commit_and_ack(tmp_path, device, caplog):
         mute_storage.close()
         receiver, storage = start_receiver(broker.url, db)
         wait_for(lambda: device.backlog()[0] == 0, "the resent batch acked")
+        assert storage.duplicates >= 30     # every resent record acked as accepted
     finally:
         sync.stop()
         if receiver:

@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from edge.cli.common import UsageError
 
@@ -33,17 +34,26 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     parser.add_argument("--frames", type=int, default=100,
                         help="frames per case for the decode section (default 100)")
+    parser.add_argument("--decisions", type=int, default=12,
+                        help="decisions to time in the simulated run (default 12)")
+    parser.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"),
+                        help="config whose demo district the simulated run uses")
+    parser.add_argument("--only", choices=[s.name for s in SECTIONS],
+                        help="run one section only")
     parser.set_defaults(func=run_bench)
 
 
 def run_bench(args) -> int:
     if args.frames < 1:
         raise UsageError(f"--frames {args.frames}: must be at least 1")
-    figures = {section.name: section.measure(args) for section in SECTIONS}
+    if args.decisions < 1:
+        raise UsageError(f"--decisions {args.decisions}: must be at least 1")
+    sections = [s for s in SECTIONS if args.only in (None, s.name)]
+    figures = {section.name: section.measure(args) for section in sections}
     if args.json:
         print(json.dumps(figures))
         return 0
-    for section in SECTIONS:
+    for section in sections:
         section.show(figures[section.name])
     return 0
 
@@ -106,8 +116,27 @@ def show_decode(figures: dict) -> None:
     print()
 
 
+def measure_latency(args) -> dict:
+    from edge.cli.config import load_or_explain
+    from edge.latency import measure_latency as run_simulated
+
+    load_or_explain(args.config)
+    return run_simulated(args.config, decisions=args.decisions)
+
+
+def show_latency(figures: dict) -> None:
+    print("Scan-to-committed-decision latency in a simulated run (frame capture to SQLite "
+          "commit: decode, temperature, verify, fsync)")
+    if not figures.get("decisions"):
+        print("  no decision was made: is the demo district installed (make install)?\n")
+        return
+    print(f"  decisions {figures['decisions']}  median {figures['median_ms']:.1f} ms  "
+          f"p99 {figures['p99_ms']:.1f} ms  max {figures['max_ms']:.1f} ms\n")
+
+
 # The sections `checkpoint bench` runs, in order. A new section is one more entry:
 # Section("name", measure=lambda args: {...figures...}, show=print_its_table).
 SECTIONS: list[Section] = [
     Section("decode", measure=lambda args: measure_decode(args.frames), show=show_decode),
+    Section("latency", measure=measure_latency, show=show_latency),
 ]

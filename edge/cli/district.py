@@ -37,14 +37,24 @@ def _load(path: Path):
     try:
         return load_district_config(path)
     except DistrictConfigError as exc:
+        if len(exc.errors) == 1:
+            raise UsageError(str(exc)) from None
         for error in exc.errors:
             print(f"config {exc.path}: {error}", file=sys.stderr)
-        raise UsageError(f"config {exc.path}: {len(exc.errors)} error(s)") from None
+        raise UsageError(f"config {exc.path}: {len(exc.errors)} errors") from None
+
+
+def _open_store(path: Path):
+    from district.storage import DistrictStore, DistrictStoreError
+
+    try:
+        return DistrictStore(path)
+    except DistrictStoreError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def serve(args) -> int:
     from district.receiver import Receiver
-    from district.storage import DistrictStore
 
     config = _load(args.config)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
@@ -52,7 +62,7 @@ def serve(args) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with DistrictStore(config.db_path) as storage:
+    with _open_store(config.db_path) as storage:
         receiver = Receiver(config.mqtt_url, storage, root=config.root, tls=config.tls)
         receiver.start()
         logging.getLogger("checkpoint.district").info(
@@ -63,12 +73,12 @@ def serve(args) -> int:
 
 
 def export(args) -> int:
-    from district.storage import FIELDS, DistrictStore
+    from district.storage import FIELDS
 
     config = _load(args.config)
     if not config.db_path.exists():
         raise UsageError(f"district records: no store at {config.db_path}")
-    with DistrictStore(config.db_path) as storage:
+    with _open_store(config.db_path) as storage:
         rows = storage.records()
         if args.format == "jsonl":
             for row in rows:
