@@ -37,6 +37,7 @@ class Receiver:
 
     @property
     def connected(self) -> bool:
+        """Connected and subscribed: batches published from now on reach this receiver."""
         return self._connected.is_set()
 
     def start(self) -> None:
@@ -64,6 +65,7 @@ class Receiver:
         client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_connect
         client.on_disconnect = lambda *args: self._connected.clear()
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         return client
@@ -74,8 +76,14 @@ class Receiver:
             return
         client.subscribe([(f"$share/{SHARE_GROUP}/{self.root}/+/records", 1),
                           (f"{self.root}/+/status", 1)])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("event=subscribe_refused reasons=%s", ",".join(refused))
+            return
         self._connected.set()
-        log.info("event=receiver_connected host=%s", self.url.hostname)
+        log.info("event=receiver_ready host=%s", self.url.hostname)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         if reason_code.is_failure:      # the ack did not go out; the device will resend

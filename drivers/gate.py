@@ -104,6 +104,7 @@ class GpioGate(Gate):
 
     def open(self, pulse_s: float | None = None) -> None:
         pulse = _check_pulse(self.pulse if pulse_s is None else pulse_s)
+        self._device.on()   # at once: blink() only switches on when its thread runs
         self._device.blink(on_time=pulse, off_time=0, n=1, background=True)
 
     @property

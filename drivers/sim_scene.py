@@ -10,6 +10,7 @@ person steps up, so they are current however long the simulation runs.
 from __future__ import annotations
 
 import os
+import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ class Scene:
         self.background_c = background_c
         self._start = clock.monotonic()
         self._texts: dict[int, str | None] = {}
+        self._lock = threading.Lock()   # camera and sensor threads both ask who is there
         self._key_pem = issuer_key_pem
 
     @classmethod
@@ -96,10 +98,12 @@ class Scene:
             return None
         number, started = slot
         person = self.people[number % len(self.people)]
-        if number not in self._texts:
-            self._texts = {n: t for n, t in self._texts.items() if n > number - 4}
-            self._texts[number] = self._issue(person)
-        return Presence(number, person, self._texts[number], started)
+        with self._lock:
+            if number not in self._texts:
+                self._texts = {n: t for n, t in self._texts.items() if n > number - 4}
+                self._texts[number] = self._issue(person)
+            text = self._texts[number]
+        return Presence(number, person, text, started)
 
     def temperature_at(self, t_mono: float) -> float:
         presence = self.at(t_mono)

@@ -143,8 +143,9 @@ class SerialThermal(ThermalSensor):
             self._mind_silence()
 
     def _take(self, data: bytes) -> None:
-        readings = [r for frame in self._framer.feed(data)
-                    if (r := gy90614.to_reading(frame, self.clock.monotonic())) is not None]
+        now = self.clock.monotonic()
+        decoded = (gy90614.to_reading(frame, now) for frame in self._framer.feed(data))
+        readings = [reading for reading in decoded if reading is not None]
         if not readings:
             return
         self._last_frame = self._last_poke = time.monotonic()

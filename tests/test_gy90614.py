@@ -81,6 +81,13 @@ def test_damage_then_the_next_good_frame_is_read(damage):
     assert framer.discarded >= 1
 
 
+@pytest.mark.parametrize("device_id, discarded", [(b"\x01", 5), (b"\x5a", 4)])
+def test_trailing_id_byte_from_some_firmware_is_skipped(device_id, discarded):
+    framer = Framer()
+    assert temperatures((GOOD + device_id) * 5, framer) == [(36.62, 24.5)] * 5
+    assert framer.discarded == discarded     # a last 0x5A waits: it may start a header
+
+
 def test_other_frame_types_pass_through_without_a_reading():
     body = b"\x5a\x5a\x25\x01\x5f"
     emissivity = body + bytes((sum(body) & 0xFF,))

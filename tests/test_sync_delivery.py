@@ -220,8 +220,9 @@ def test_receiver_restarted_between_commit_and_ack(tmp_path, device, caplog):
     try:
         decide(device, 30)
         sync.notify()
-        wait_for(lambda: "ack_refused_by_broker" in caplog.text, "the lost ack")
-        assert len(district_rows(db)) == 30 and device.backlog()[0] == 30
+        wait_for(lambda: len(district_rows(db)) == 30, "the first receiver's commits")
+        wait_for(lambda: "ack_refused_by_broker" in caplog.text, "the lost acks")
+        assert device.backlog()[0] == 30
         mute.stop()
         mute_storage.close()
         receiver, storage = start_receiver(broker.url, db)
