@@ -11,12 +11,11 @@ unless `loop` is set.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
-from drivers.base import Camera, DriverError, Frame
-from drivers.frames import LatestFrame
+from drivers.base import DriverError
+from drivers.frames import CaptureCamera
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 FOLDER_FPS = 15.0
@@ -39,22 +38,13 @@ def read_image(path: Path) -> Any | None:
     return image
 
 
-class OpenCvCamera(Camera):
+class OpenCvCamera(CaptureCamera):
     def __init__(self, source: str | int, *, clock, loop: bool = False) -> None:
+        super().__init__()
         self.clock = clock
         self.loop = loop
         self._source = _open_source(source)
-        self._buffer = LatestFrame()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._capture, name="camera", daemon=True)
-        self._thread.start()
-
-    def latest(self, after: int, timeout: float) -> Frame | None:
-        return self._buffer.latest(after, timeout)
-
-    @property
-    def dropped(self) -> int:
-        return self._buffer.dropped
+        self._start_capture()
 
     @property
     def finished(self) -> bool:
@@ -64,11 +54,8 @@ class OpenCvCamera(Camera):
     def describe(self) -> str:
         return f"opencv {self._source.name}"
 
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2.0)
+    def _release(self) -> None:
         self._source.release()
-        self._buffer.close()
 
     def _capture(self) -> None:
         delivered = False   # since the last rewind: a source with no good frame stops

@@ -8,17 +8,17 @@ so the decoder works on new pixels every frame, as it would with a real camera.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
-from drivers.base import Camera, Frame
-from drivers.frames import LatestFrame
+from drivers.frames import CaptureCamera
 from drivers.render import DEFAULT_LOOK, Look, Pose, Renderer, jitter, random_pose
 
 log = logging.getLogger(__name__)
 
 
-class SimCamera(Camera):
+class SimCamera(CaptureCamera):
+    thread_name = "sim-camera"
+
     def __init__(self, scene, *, clock, fps: float = 15.0, size: tuple[int, int] = (640, 480),
                  look: Look = DEFAULT_LOOK, seed: int = 0) -> None:
         import numpy as np
@@ -33,28 +33,14 @@ class SimCamera(Camera):
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self._poses: dict[int, Pose] = {}
-        self._buffer = LatestFrame()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sim-camera", daemon=True)
-        self._thread.start()
-
-    def latest(self, after: int, timeout: float) -> Frame | None:
-        return self._buffer.latest(after, timeout)
-
-    @property
-    def dropped(self) -> int:
-        return self._buffer.dropped
+        super().__init__()
+        self._start_capture()
 
     def describe(self) -> str:
         width, height = self.renderer.size
         return f"sim {width}x{height} @ {self.fps:g} fps"
 
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2.0)
-        self._buffer.close()
-
-    def _run(self) -> None:
+    def _capture(self) -> None:
         interval = 1.0 / self.fps
         deadline = time.monotonic()  # pacing is real time even when the clock is simulated
         try:

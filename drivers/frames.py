@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from drivers.base import Frame
+from drivers.base import Camera, Frame
 
 
 class LatestFrame:
@@ -68,3 +68,41 @@ class LatestFrame:
 
     def _newer_than(self, after: int) -> bool:
         return self._frame is not None and self._frame.index > after
+
+
+class CaptureCamera(Camera):
+    """A camera whose capture thread feeds a LatestFrame; subclasses write `_capture()`.
+
+    `_capture` runs until `_stop` is set, putting frames into `_buffer`; `close()` stops it
+    and then calls `_release()` for whatever the source holds.
+    """
+
+    thread_name = "camera"
+
+    def __init__(self) -> None:
+        self._buffer = LatestFrame()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._capture, name=self.thread_name,
+                                        daemon=True)
+
+    def _start_capture(self) -> None:
+        self._thread.start()
+
+    def _capture(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        pass
+
+    def latest(self, after: int, timeout: float) -> Frame | None:
+        return self._buffer.latest(after, timeout)
+
+    @property
+    def dropped(self) -> int:
+        return self._buffer.dropped
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self._release()
+        self._buffer.close()

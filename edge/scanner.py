@@ -6,11 +6,11 @@ within `repeat_s` of its last sighting is the same presentation and is not emitt
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.base import Camera, QrDecoder
+from edge.worker import Worker
 
 
 @dataclass(frozen=True)
@@ -34,24 +34,18 @@ class Deduplicator:
         return new
 
 
-class Scanner:
+class Scanner(Worker):
+    name = "scanner"
+
     def __init__(self, camera: Camera, decoder: QrDecoder, emit: Callable[[Scan], None], *,
                  clock, repeat_s: float = 3.0) -> None:
+        super().__init__()
         self.camera = camera
         self.decoder = decoder
         self.emit = emit
         self.clock = clock
         self.frames = 0
         self._dedup = Deduplicator(repeat_s)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scanner", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2.0)
 
     def _run(self) -> None:
         last = -1

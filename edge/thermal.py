@@ -15,6 +15,7 @@ from collections import deque
 
 from drivers.base import ThermalReading, ThermalSensor
 from edge.policy import Measurement
+from edge.worker import Worker
 
 SKIN_RANGE_C = (34.0, 43.0)     # what a person at the gate can read after calibration
 WINDOW_S = 1.0                  # readings older than this do not count
@@ -22,8 +23,11 @@ MIN_READINGS = 3                # fewer in the window: no estimate yet
 FAULT_SILENCE_S = 3.0           # no reading at all for this long: the sensor is at fault
 
 
-class ThermalMonitor:
+class ThermalMonitor(Worker):
+    name = "thermal"
+
     def __init__(self, sensor: ThermalSensor, *, clock, offset_c: float = 0.0) -> None:
+        super().__init__()
         self.sensor = sensor
         self.clock = clock
         self.offset_c = offset_c
@@ -31,15 +35,6 @@ class ThermalMonitor:
         self._last_any: float | None = None
         self._started = clock.monotonic()
         self._changed = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="thermal", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2.0)
 
     def _run(self) -> None:
         while not self._stop.is_set():
