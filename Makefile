@@ -16,7 +16,7 @@ config/demo/trustlist.json: $(BIN)/checkpoint scripts/make_demo.py
 	$(BIN)/python scripts/make_demo.py config/demo
 
 run: install
-	$(BIN)/checkpoint run --config $(CONFIG) --simulate
+	scripts/run-local.sh $(CONFIG)
 
 test: install
 	$(BIN)/ruff check .
@@ -29,4 +29,4 @@ bench: install
 	$(BIN)/checkpoint bench
 
 clean:
-	rm -rf $(VENV) config/demo build *.egg-info
+	rm -rf $(VENV) config/demo .run build *.egg-info

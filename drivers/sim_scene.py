@@ -2,8 +2,9 @@
 
 Each person steps up holding a phone that shows a pass, stays `present_s` seconds and
 leaves; `gap_s` seconds later the next one comes. The camera renders the person's pass
-into frames; the thermal simulator reports the person's temperature while someone is
-there and the background otherwise. Passes are issued with the demo issuer key when the
+into frames; the thermal simulator reports the person's temperature from `approach_s`
+before they show the code (they walk up to the sensor first, as at a real gate) until
+they leave, and the background otherwise. Passes are issued with the demo issuer key when the
 person steps up, so they are current however long the simulation runs.
 """
 
@@ -43,7 +44,8 @@ class Presence:
 class Scene:
     def __init__(self, people: list[Person], *, clock, issuer_key_pem: bytes,
                  iss: str = "CN-BJ-110105", lifetime_s: int = 120, present_s: float = 2.5,
-                 gap_s: float = 1.5, loop: bool = True, background_c: float = 24.0) -> None:
+                 gap_s: float = 1.5, approach_s: float = 1.0, loop: bool = True,
+                 background_c: float = 24.0) -> None:
         if not people:
             raise DriverError("scenario: no [[person]] entries")
         self.people = people
@@ -52,6 +54,7 @@ class Scene:
         self.lifetime_s = lifetime_s
         self.present_s = present_s
         self.gap_s = gap_s
+        self.approach_s = approach_s
         self.loop = loop
         self.background_c = background_c
         self._start = clock.monotonic()
@@ -69,7 +72,8 @@ class Scene:
         people = [_person(entry, path) for entry in spec.pop("person", [])]
         key_file = key_path or (path.parent / spec.pop("issuer_key", "demo/issuer-key.pem"))
         spec.pop("issuer_key", None)
-        allowed = {"iss", "lifetime_s", "present_s", "gap_s", "loop", "background_c"}
+        allowed = {"iss", "lifetime_s", "present_s", "gap_s", "approach_s", "loop",
+                   "background_c"}
         unknown = sorted(set(spec) - allowed)
         if unknown:
             raise DriverError(f"scenario {path}: unknown key(s) {', '.join(unknown)}; "
@@ -106,7 +110,8 @@ class Scene:
         return Presence(number, person, text, started)
 
     def temperature_at(self, t_mono: float) -> float:
-        presence = self.at(t_mono)
+        """What the sensor sees: whoever is at the gate or walking up to it."""
+        presence = self.at(t_mono) or self.at(t_mono + self.approach_s)
         return presence.person.temperature_c if presence else self.background_c
 
     def finished(self, t_mono: float) -> bool:

@@ -1,6 +1,6 @@
 """The agent: builds the drivers and workers a config describes, runs them, stops them.
 
-Start order is store, trust, gate, controller, thermal, camera, scanner; stop is the
+Start order is trust, store, sync, gate, controller, thermal, camera, scanner; stop is the
 reverse, so no worker outlives what it feeds, and the controller drains its queue before
 the store closes. One stop event ends everything.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from drivers import registry
 from drivers.clock import SystemClock
@@ -20,6 +19,7 @@ from edge.config import Config
 from edge.controller import Controller, Outcome
 from edge.scanner import Scanner
 from edge.store import Store
+from edge.sync import Sync
 from edge.thermal import ThermalMonitor
 from edge.trust import load_trust
 
@@ -43,6 +43,7 @@ class Agent:
         self._resources = contextlib.ExitStack()
         self.store: Store | None = None
         self.controller: Controller | None = None
+        self.sync: Sync | None = None
 
     def __enter__(self) -> Agent:
         try:
@@ -61,11 +62,16 @@ class Agent:
         trust = load_trust(cfg.trust.roots, cfg.trust.trustlist, cfg.trust.revocations,
                            cfg.trust.policy)
         self.store = push(Store(cfg.store.path))
+        # Started before the controller so it stops after it: the last records committed
+        # while stopping are still offered to the broker, then `online: false` is sent.
+        self.sync = _started(self._resources, Sync(
+            cfg.mqtt.url, device=cfg.device.id, store_path=cfg.store.path, clock=clock,
+            tls=_tls(cfg)))
         scene = build_scene(cfg, clock)
         gate = push(registry.open_gate(cfg.gate.url, clock=clock))
         self.controller = _started(self._resources, Controller(
             store=self.store, trust=trust, gate=gate, clock=clock,
-            gate_name=cfg.device.gate, on_outcome=self.on_outcome,
+            gate_name=cfg.device.gate, on_outcome=self.on_outcome, on_commit=self.sync.notify,
             thermal=self._thermal(scene)))
         camera = push(registry.open_camera(cfg.camera.url, base_dir=cfg.base_dir,
                                            clock=clock, scene=scene))
@@ -94,5 +100,6 @@ def _started(resources: contextlib.ExitStack, worker):
     return worker
 
 
-def default_config_path() -> Path:
-    return Path("config/checkpoint.toml")
+def _tls(cfg: Config) -> dict | None:
+    files = {key: cfg.mqtt.values[key] for key in ("ca", "cert", "key") if cfg.mqtt.values[key]}
+    return files or None

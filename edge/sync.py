@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from edge import logs
 from edge.outbox import Batch, Outbox
 from edge.store import Store
+from edge.worker import Worker
 from models.timefmt import rfc3339
 
 SCHEMA_STATUS = "checkpoint.status/1"
@@ -45,9 +46,12 @@ class Timing:
     status_every_s: float = 60.0
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
+    keepalive_s: int = 30           # also how soon a half-open connection is noticed
 
 
-class Sync:
+class Sync(Worker):
+    name = "sync"
+
     def __init__(self, config_mqtt_url: str, *, device: str, store_path: Path, clock,
                  root: str = "cp/v1", tls: dict | None = None, timing: Timing | None = None,
                  health: Callable[[], dict] | None = None) -> None:
@@ -60,15 +64,15 @@ class Sync:
         self.timing = timing or Timing()
         self.health = health        # camera / thermal / gate / bundle versions for status
         self.boot_id = str(uuid.uuid4())
-        self._stop = threading.Event()
+        super().__init__()
         self._wake = threading.Event()
         self._connected = threading.Event()
         self._inbox: queue.Queue = queue.Queue()   # acks, failed PUBACKs, connects
         self._mids: dict[int, str] = {}     # MQTT message id -> batch id, until PUBACK
         self._status_due = 0.0
         self._started = clock.monotonic()
+        self._unreachable_said = False
         self._client = self._make_client()
-        self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
 
     @property
     def connected(self) -> bool:
@@ -77,9 +81,10 @@ class Sync:
     def start(self) -> None:
         host, port = self.url.hostname, self.url.port
         default_port = 8883 if self.url.scheme == "mqtts" else 1883
-        self._client.connect_async(host, port or default_port, keepalive=30, clean_start=True)
+        self._client.connect_async(host, port or default_port,
+                                   keepalive=self.timing.keepalive_s, clean_start=True)
         self._client.loop_start()
-        self._thread.start()
+        super().start()
 
     def notify(self) -> None:
         """New records were committed: look at the outbox now."""
@@ -88,7 +93,7 @@ class Sync:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=10.0)
+        super().stop()
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -116,6 +121,7 @@ class Sync:
                                             * random.uniform(0.5, 1.0)))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         return client
@@ -126,9 +132,18 @@ class Sync:
             return
         client.subscribe(f"{self.topic}/ack", qos=1)
         logs.event("sync_online", broker=self.url.hostname)
+        self._unreachable_said = False
         self._connected.set()
         self._inbox.put(("connected", None))
         self._wake.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # Said once per outage: the gate keeps deciding, records wait in the outbox.
+        if not self._unreachable_said:
+            self._unreachable_said = True
+            logs.event("sync_unreachable", logging.WARNING,
+                       broker=f"{self.url.hostname}:{self.url.port or ''}",
+                       note="records are kept and sent when the broker is back")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self._connected.is_set():
@@ -169,7 +184,7 @@ class Sync:
         if not self.connected:
             return 1.0      # only acks can arrive, and _on_connect wakes us anyway
         now = self.clock.monotonic()
-        dues = [batch.due for batch in outbox.in_flight.values()]
+        dues = [self._status_due, *(batch.due for batch in outbox.in_flight.values())]
         return max(0.01, min([now + self.timing.poll_s, *dues]) - now)
 
     def _step(self, outbox: Outbox) -> None:
@@ -252,7 +267,7 @@ class Sync:
         """A clean stop sends no will, so say `online: false` ourselves."""
         if self.connected:
             try:
-                self._publish_status(store, online=False).wait_for_publish(timeout=2.0)
+                self._publish_status(store, online=False).wait_for_publish(timeout=1.0)
             except (RuntimeError, ValueError):
                 pass    # gone offline meanwhile: the broker sends the will instead
 
