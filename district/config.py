@@ -1,7 +1,8 @@
 """The district receiver's TOML configuration (`config/district.toml`, PROTOCOL.md section 8).
 
 Validated like the device's: every error named, unknown keys refused, relative paths
-taken from the config file's folder (a `sqlite:///` store path included).
+taken from the config file's folder (a `sqlite:///` store path included). The store is
+SQLite by default, or PostgreSQL (`postgresql://...`) through the same interface.
 """
 
 from __future__ import annotations
@@ -39,12 +40,16 @@ def _topic_root(value: str) -> str | None:
     return None if ok else "allowed: topic levels without wildcards, e.g. cp/v1"
 
 
+PG_SCHEMES = ("postgresql://", "postgres://")
+
+
 def _store_url(value: str) -> str | None:
     if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
         return None
-    if value.startswith("postgresql://"):
-        return "PostgreSQL is not supported yet; allowed: sqlite:///PATH"
-    return "allowed: sqlite:///PATH (relative to this file) or sqlite:////ABSOLUTE/PATH"
+    if value.startswith(PG_SCHEMES) and value.split("://", 1)[1]:
+        return None     # libpq checks the rest when the receiver connects
+    return ("allowed: sqlite:///PATH (relative to this file), sqlite:////ABSOLUTE/PATH "
+            "or postgresql://USER@HOST[:PORT]/DATABASE")
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -62,7 +67,8 @@ class DistrictConfig:
     mqtt_url: str
     root: str
     tls: dict | None
-    db_path: Path
+    store_url: str          # sqlite:////ABSOLUTE/PATH or postgresql://...
+    db_path: Path | None    # the SQLite file; None for PostgreSQL
     signing: dict
 
 
@@ -76,9 +82,12 @@ def parse_district_config(text: str, path: Path) -> DistrictConfig:
         raise DistrictConfigError(path, errors)
     mqtt = values["mqtt"]
     tls = {k: mqtt[k] for k in ("ca", "cert", "key") if mqtt[k]} or None
-    db = Path(values["store"]["url"].removeprefix("sqlite:///"))
+    store_url, db_path = values["store"]["url"], None
+    if store_url.startswith("sqlite:///"):
+        db_path = (path.parent / store_url.removeprefix("sqlite:///")).resolve()
+        store_url = f"sqlite:///{db_path}"
     return DistrictConfig(path=path, mqtt_url=mqtt["url"], root=mqtt["root"], tls=tls,
-                          db_path=(path.parent / db).resolve(), signing=values["signing"])
+                          store_url=store_url, db_path=db_path, signing=values["signing"])
 
 
 def load_district_config(path: Path) -> DistrictConfig:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import uuid
 from urllib.parse import urlsplit
 
-from district.storage import DistrictStore
+from district.mqtt import make_client, port_of
+from district.sqlstore import SqlStore
 from district.validate import BatchError, check_envelope, decode_payload, is_uuid
 
 SCHEMA_ACK = "checkpoint.ack/1"
@@ -26,12 +26,13 @@ log = logging.getLogger("checkpoint.district")
 
 
 class Receiver:
-    def __init__(self, mqtt_url: str, storage: DistrictStore, *, root: str = "cp/v1",
+    def __init__(self, mqtt_url: str, storage: SqlStore, *, root: str = "cp/v1",
                  tls: dict | None = None) -> None:
         self.url = urlsplit(mqtt_url)
         self.storage = storage
         self.root = root
         self.refused: list[tuple[str, str]] = []    # (device, reason) of refused batches
+        self.batches = 0        # batches this worker committed (and acked)
         self._connected = threading.Event()
         self._client = self._make_client(tls)
 
@@ -41,8 +42,8 @@ class Receiver:
         return self._connected.is_set()
 
     def start(self) -> None:
-        port = self.url.port or (8883 if self.url.scheme == "mqtts" else 1883)
-        self._client.connect_async(self.url.hostname, port, keepalive=30, clean_start=True)
+        self._client.connect_async(self.url.hostname, port_of(self.url), keepalive=30,
+                                   clean_start=True)
         self._client.loop_start()
 
     def stop(self) -> None:
@@ -50,18 +51,7 @@ class Receiver:
         self._client.loop_stop()
 
     def _make_client(self, tls: dict | None):
-        from paho.mqtt import client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                             client_id=f"district-{uuid.uuid4().hex[:12]}",
-                             protocol=mqtt.MQTTv5)
-        if self.url.username:
-            client.username_pw_set(self.url.username, self.url.password)
-        if self.url.scheme == "mqtts" or tls:
-            tls = tls or {}
-            client.tls_set(*(None if tls.get(k) is None else str(tls[k])
-                             for k in ("ca", "cert", "key")))
+        client = make_client(self.url, tls)
         client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_connect
         client.on_disconnect = lambda *args: self._connected.clear()
@@ -117,6 +107,7 @@ class Receiver:
             log.warning("event=record_rejected device=%s seq=%s reason=%s", device,
                         item["seq"], item["reason"])
         self._ack(device, batch, accepted, rejected)
+        self.batches += 1
         log.info("event=batch_committed device=%s batch=%s accepted=%d duplicates=%d "
                  "rejected=%d", device, batch["batch"], sum(b - a + 1 for a, b in accepted),
                  self.storage.duplicates - before, len(rejected))

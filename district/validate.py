@@ -7,6 +7,7 @@ record is judged alone, so one bad record does not hold back its neighbours.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 import zlib
 
@@ -16,6 +17,7 @@ from models.timefmt import parse_rfc3339
 SCHEMA_BATCH = "checkpoint.batch/1"
 ZLIB_TYPE = "application/json+zlib"
 MAX_INFLATED = 16 * 1024 * 1024     # a batch is at most 64 KiB of JSON; refuse bombs
+MAX_SEQ = 2**63 - 1     # a 64-bit SQL integer, in SQLite and PostgreSQL alike
 
 _TEXT, _NULLABLE_TEXT = "text", "text or null"
 FIELD_TYPES = {
@@ -101,7 +103,7 @@ def _value_problem(kind: str, value) -> str | None:
             return "bad_type"
         return None if all(r in REASONS for r in value) else "unknown_reason"
     if kind == "seq":
-        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_SEQ
         return None if ok else "bad_seq"
     if kind == "time":
         return None if isinstance(value, str) and _is_time(value) else "bad_time"
@@ -114,8 +116,17 @@ def _type_ok(kind: str, value) -> bool:
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "number or null":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return isinstance(value, str) and (kind != _TEXT or value != "")
+        return isinstance(value, int | float) and not isinstance(value, bool) \
+            and _finite(value)
+    # NUL: PostgreSQL text cannot hold it, so no backend takes it.
+    return isinstance(value, str) and (kind != _TEXT or value != "") and "\x00" not in value
+
+
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:       # an int beyond any float
+        return False
 
 
 def _is_time(text: str) -> bool:

@@ -85,13 +85,13 @@ class GyFrame:
                 and AMBIENT_RANGE_C[0] <= ambient_c <= AMBIENT_RANGE_C[1])
 
 
-def to_reading(frame: GyFrame, t_mono: float) -> ThermalReading | None:
+def to_reading(frame: GyFrame, t_mono: float, protocol: str = PROTOCOL) -> ThermalReading | None:
     """The reading a temperature frame carries, stamped with `t_mono`; None for others."""
     temps = frame.temperatures()
     if temps is None:
         return None
     return ThermalReading(object_c=temps[0], ambient_c=temps[1], t_mono=t_mono,
-                          protocol=PROTOCOL)
+                          protocol=protocol)
 
 
 def _length_plausible(kind: int, data_len: int) -> bool:
@@ -121,6 +121,11 @@ class Framer:
             if isinstance(frame_or_wait, GyFrame):
                 frames.append(frame_or_wait)
         return frames
+
+    def flush(self) -> None:
+        """Forget a partial frame (the supervisor calls this after a silence)."""
+        self.discarded += len(self._buf)
+        self._buf.clear()
 
     def _drop(self, count: int) -> bool:
         del self._buf[:count]

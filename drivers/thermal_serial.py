@@ -1,11 +1,17 @@
 """A serial thermal sensor read by a background thread (pyserial, imported lazily).
 
-The thread feeds every byte to the protocol framer and queues verified readings; the
-caller's read() never waits longer than its timeout. The sensor is told to stream on open
-and again after a second of silence (it may have rebooted into query mode). With baud
-"auto" the driver tries 9600 then 115200 and locks on the first speed that yields two
-verified frames; it never sends baud or save commands, which would change the sensor.
-A vanished port (USB unplug) is reopened in the background; meanwhile `fault` is True.
+The thread feeds every byte to the protocol's framer and queues verified readings; the
+caller's read() never waits longer than its timeout. The thread also owns time, the way
+a technician watching the line would:
+
+- a frame's bytes come back to back, so a gap of PARTIAL_AFTER_S ends a partial frame;
+- data older than three frame periods (measured, not assumed) is `stale`;
+- after RESEND_AFTER_S without a frame the stream command is sent again (the sensor may
+  have rebooted into query mode); while the speed is not locked, the next usual baud of
+  the protocol is tried first, the configured one having been tried before them all;
+- the speed locks after two verified frames; no baud or save command is ever sent;
+- after REOPEN_AFTER_S of silence the port itself is closed and reopened, and a port that
+  vanished (USB unplug) is reopened every REOPEN_EVERY_S until it is back.
 
 Timing here is real (time.monotonic), because it paces real I/O; readings are stamped
 with the injected clock so the agent compares them with its own notion of now.
@@ -20,11 +26,13 @@ from collections import deque
 
 from drivers import gy90614
 from drivers.base import DriverError, ThermalReading, ThermalSensor
+from drivers.thermal_protocols import protocol_named
 
-PROTOCOLS = (gy90614.PROTOCOL,)
-AUTO_BAUDS = (9600, 115200)
-RESEND_AFTER_S = 1.0        # silence after which the stream command is sent again
+PARTIAL_AFTER_S = 0.2
+STALE_PERIODS = 3
+RESEND_AFTER_S = 1.0
 FAULT_AFTER_S = 3.0         # silence after which the sensor counts as faulty
+REOPEN_AFTER_S = 5.0
 REOPEN_EVERY_S = 0.5
 READ_TIMEOUT_S = 0.05
 LOCK_AFTER_FRAMES = 2
@@ -33,26 +41,26 @@ QUEUE_LEN = 64
 
 class SerialThermal(ThermalSensor):
     def __init__(self, port: str, *, protocol: str = gy90614.PROTOCOL,
-                 baud: int | None = None, clock, fault_after_s: float = FAULT_AFTER_S) -> None:
-        if protocol not in PROTOCOLS:
-            raise DriverError(f"thermal: protocol {protocol!r} is not supported; "
-                              f"allowed: {', '.join(PROTOCOLS)}")
-        self.port = port
-        self.protocol = protocol
-        self.clock = clock
-        self.fault_after_s = fault_after_s
-        self._bauds = (baud,) if baud else AUTO_BAUDS
+                 baud: int | None = None, clock, fault_after_s: float = FAULT_AFTER_S,
+                 reopen_after_s: float = REOPEN_AFTER_S) -> None:
+        self.spec = protocol_named(protocol)
+        self.protocol, self.port, self.clock = protocol, port, clock
+        self.fault_after_s, self.reopen_after_s = fault_after_s, reopen_after_s
+        self._bauds = baud_order(baud, self.spec.bauds)
         self._baud_index = 0
         self.locked_baud: int | None = None
         self._frames_at_baud = 0
-        self._framer = gy90614.Framer()
+        self._framer = self.spec.new_framer()
+        self._period = self.spec.frame_period_s
         self._readings: deque[ThermalReading] = deque(maxlen=QUEUE_LEN)
         self._arrived = threading.Condition()
         self.dropped_readings = 0       # readings pushed out because nobody read them
         self.reopens = 0
+        self.flushes = 0                # partial frames ended by a silence
         self._serial = self._open()
         self._last_frame: float | None = None
-        self._opened_at = self._last_poke = time.monotonic()
+        self._opened_at = self._last_poke = self._last_byte = time.monotonic()
+        self._flushed = True
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="thermal-serial", daemon=True)
         self._thread.start()
@@ -72,6 +80,15 @@ class SerialThermal(ThermalSensor):
     @property
     def baud(self) -> int:
         return self._bauds[self._baud_index]
+
+    @property
+    def frame_period_s(self) -> float:
+        """The sensor's frame period as measured (the protocol's nominal one at first)."""
+        return self._period
+
+    @property
+    def stale_after_s(self) -> float:
+        return STALE_PERIODS * self._period
 
     def _open(self):
         import serial
@@ -94,16 +111,19 @@ class SerialThermal(ThermalSensor):
 
     @property
     def state(self) -> str:
-        """"ok", "starting" (nothing yet), "silent" (nothing for a while), "disconnected"
-        (the port vanished; being reopened) or "closed"."""
+        """"ok", "starting" (nothing yet), "stale" (no frame for three periods), "silent"
+        (none for fault_after_s), "disconnected" (port gone; being reopened) or "closed"."""
         if self._stop.is_set():
             return "closed"
         if self._serial is None:
             return "disconnected"
+        now = time.monotonic()
         last = self._last_frame if self._last_frame is not None else self._opened_at
-        if time.monotonic() - last > self.fault_after_s:
+        if now - last > self.fault_after_s:
             return "silent"
-        return "ok" if self._last_frame is not None else "starting"
+        if self._last_frame is None:
+            return "starting"
+        return "stale" if now - self._last_frame > self.stale_after_s else "ok"
 
     @property
     def fault(self) -> bool:
@@ -112,6 +132,7 @@ class SerialThermal(ThermalSensor):
     def stats(self) -> dict:
         return {"port": self.port, "protocol": self.protocol, "state": self.state,
                 "baud": self.baud, "locked_baud": self.locked_baud, "reopens": self.reopens,
+                "flushes": self.flushes, "frame_period_s": round(self._period, 3),
                 "dropped_readings": self.dropped_readings, **self._framer.stats()}
 
     def describe(self) -> str:
@@ -138,18 +159,22 @@ class SerialThermal(ThermalSensor):
             except OSError:     # pyserial's SerialException is an OSError
                 self._lost()
                 continue
+            now = time.monotonic()
             if data:
-                self._take(data)
-            self._mind_silence()
+                self._last_byte, self._flushed = now, False
+                self._take(data, now)
+            self._supervise(now)
 
-    def _take(self, data: bytes) -> None:
-        now = self.clock.monotonic()
-        decoded = (gy90614.to_reading(frame, now) for frame in self._framer.feed(data))
-        readings = [reading for reading in decoded if reading is not None]
-        if not readings:
+    def _take(self, data: bytes, now: float) -> None:
+        frames = self._framer.feed(data)
+        if not frames:
             return
-        self._last_frame = self._last_poke = time.monotonic()
-        self._frames_at_baud += len(readings)
+        stamp = self.clock.monotonic()
+        readings = [r for r in (self.spec.to_reading(f, stamp) for f in frames) if r is not None]
+        if self._last_frame is not None and now - self._last_frame < 5.0:
+            self._period = 0.8 * self._period + 0.2 * max(now - self._last_frame, 0.005)
+        self._last_frame = self._last_poke = now
+        self._frames_at_baud += len(frames)
         if self.locked_baud is None and self._frames_at_baud >= LOCK_AFTER_FRAMES:
             self.locked_baud = self.baud
         with self._arrived:
@@ -158,16 +183,40 @@ class SerialThermal(ThermalSensor):
             self._readings.extend(readings)
             self._arrived.notify_all()
 
-    def _mind_silence(self) -> None:
-        if time.monotonic() - self._last_poke < RESEND_AFTER_S:
+    def _supervise(self, now: float) -> None:
+        if not self._flushed and now - self._last_byte > PARTIAL_AFTER_S:
+            self._framer.flush()
+            self._flushed = True
+            self.flushes += 1
+        last = self._last_frame if self._last_frame is not None else self._opened_at
+        if now - max(last, self._opened_at) > self._reopen_after():
+            self._lost()
+            return
+        if now - self._last_poke < self._dwell():
             return
         if self.locked_baud is None and len(self._bauds) > 1:
             self._next_baud()
         self._poke()
 
+    def _dwell(self, baud: int | None = None) -> float:
+        """How long one speed (or one stream command) gets before the next is tried: a frame
+        in flight, then two whole ones."""
+        if self.locked_baud is not None:
+            return RESEND_AFTER_S
+        frame_time = self.spec.frame_time_s(baud or self.baud)
+        return max(RESEND_AFTER_S, 3 * frame_time + 2 * self._period)
+
+    def _reopen_after(self) -> float:
+        """Silence before the port is reopened; while detecting, never before every speed
+        has had its turn."""
+        if self.locked_baud is not None:
+            return self.reopen_after_s
+        return max(self.reopen_after_s, sum(self._dwell(baud) for baud in self._bauds))
+
     def _next_baud(self) -> None:
         self._baud_index = (self._baud_index + 1) % len(self._bauds)
         self._frames_at_baud = 0
+        self._framer.flush()
         try:
             self._serial.baudrate = self.baud
         except OSError:
@@ -176,10 +225,10 @@ class SerialThermal(ThermalSensor):
     def _poke(self) -> None:
         """Ask for the continuous stream; harmless when the sensor already streams."""
         self._last_poke = time.monotonic()
-        if self._serial is None:
+        if self._serial is None or not self.spec.stream_command:
             return
         try:
-            self._serial.write(gy90614.command(gy90614.CMD_CONTINUOUS))
+            self._serial.write(self.spec.stream_command)
         except OSError:
             self._lost()
 
@@ -199,14 +248,23 @@ class SerialThermal(ThermalSensor):
         except DriverError:
             return
         self.reopens += 1
+        self._opened_at = time.monotonic()
+        self.locked_baud, self._frames_at_baud = None, 0    # maybe another unit: detect again
+        self._framer.flush()
         self._poke()
 
 
+def baud_order(configured: int | None, usual: tuple[int, ...]) -> tuple[int, ...]:
+    """The configured rate first, then the protocol's usual ones."""
+    first = (configured,) if configured else ()
+    return first + tuple(b for b in usual if b != configured)
+
+
 def parse_baud(text: str) -> int | None:
-    """"auto" -> None (autodetect), else a positive integer."""
+    """"auto" -> None (the protocol's usual rates), else a positive integer tried first."""
     if text == "auto":
         return None
     if text.isdigit() and int(text) > 0:
         return int(text)
-    raise DriverError(f"thermal url: baud={text!r}; allowed: auto or a rate such as "
-                      f"{', '.join(map(str, AUTO_BAUDS))}")
+    raise DriverError(f"thermal url: baud={text!r}; allowed: auto or a rate such as 9600, "
+                      "115200")

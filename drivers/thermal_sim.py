@@ -1,10 +1,11 @@
-"""A simulated GY-MCU90614 on a real pseudo-terminal, speaking the exact byte protocol.
+"""A simulated serial thermal sensor on a real pseudo-terminal, speaking the exact bytes.
 
 The real driver (pyserial, framer, checksums, autodetect) talks to it as to a USB serial
-adapter. A pty does not enforce a line speed, so the simulator reads the speed the
-client configured (termios on its side of the pty) and, like a real UART at the wrong
-rate, sends garbled bytes and misreads commands when it differs from its own baud.
-Fault injection corrupts chosen frames the ways real serial lines do.
+adapter. Bytes leave at the line's pace (10 bits a byte at the simulator's baud). A pty
+does not enforce a line speed, so the simulator reads the speed the client configured
+(termios on its side of the pty) and, like a real UART at the wrong rate, sends garbled
+bytes and misreads commands when it differs from its own baud. Faults are injected on
+demand or every few frames; a journal says which frames left intact, for the tests.
 """
 
 from __future__ import annotations
@@ -18,68 +19,80 @@ import time
 import tty
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from drivers import gy90614
-from drivers.base import DriverError, ThermalSensor
+from drivers import gy90614, gy90640
+from drivers.base import DriverError
 from drivers.thermal_serial import SerialThermal
+from drivers.thermal_sim_profiles import (
+    PROFILES,
+    WALK_PERIOD_S,
+    nearness_at,
+    person_c,
+    profile_temperature,
+)
+from drivers.thermal_sim_speakers import SEND_FRAME, SPEAKERS, speaker_for
 
-PROFILES = ("normal", "fever", "walk", "edge", "fault")
-FAULTS = ("drop_byte", "bit_flip", "fake_header", "truncated", "banner", "reading_5a")
-BAUDS = (9600, 115200)
-BANNER = b"GY-MCU90614 V1.3 ready\r\n"
+FAULTS = ("drop_byte", "bit_flip", "fake_header", "truncated", "banner", "reading_5a",
+          "silence")
+# Faults after which the frame itself still arrives whole (and must be read).
+INTACT_FAULTS = ("fake_header", "banner", "reading_5a", "silence")
 FAULT_PROFILE_FRAMES = 5        # the `fault` profile falls silent after this many frames
-FRAME_INTERVAL_S = (1 / 14, 1 / 10)
-WALK_PERIOD_S = 6.0
-_POLL_S = 0.2
+SILENCE_S = 1.5
+JOURNAL_LEN = 1000
+_TICK_S = 0.005
 
 
-def profile_temperature(profile: str, elapsed: float, rng: random.Random) -> float:
-    """The object temperature a profile reports `elapsed` seconds after the start."""
-    if profile == "fever":
-        return rng.uniform(38.0, 38.8)
-    if profile == "edge":
-        return rng.uniform(37.0, 37.6)
-    if profile == "walk":
-        return _walk(elapsed % WALK_PERIOD_S) + rng.uniform(-0.15, 0.15)
-    return rng.uniform(36.3, 36.9)
+@dataclass(frozen=True)
+class Sent:
+    object_c: float
+    ambient_c: float
+    fault: str | None
+    garbled: bool = False           # sent while the client's line speed was wrong
+    last_byte: int = 0              # of what was sent: a line protocol needs its newline
 
-
-def _walk(phase: float) -> float:
-    """Background, a person stepping up (ramp), standing, walking away, background."""
-    background, person = 24.0, 36.6
-    nearness = min(max(phase - 1.5, 0.0), 0.5, max(4.5 - phase, 0.0)) / 0.5
-    return background + (person - background) * nearness
+    @property
+    def intact(self) -> bool:
+        return not self.garbled and (self.fault is None or self.fault in INTACT_FAULTS)
 
 
 class ThermalSimulator:
-    def __init__(self, *, profile: str = "normal", source: Callable[[], float] | None = None,
-                 baud: int = 9600, faults: tuple[str, ...] = (), fault_every: int = 5,
-                 autostart: bool = True, seed: int | None = 0) -> None:
+    def __init__(self, *, protocol: str = gy90614.PROTOCOL, profile: str = "normal",
+                 source: Callable[[], float] | None = None,
+                 ambient: Callable[[], float] | None = None, baud: int | None = None,
+                 faults: tuple[str, ...] = (), fault_every: int = 5, autostart: bool = True,
+                 seed: int | None = 0) -> None:
+        _check_choice("protocol", protocol, tuple(SPEAKERS))
+        self.speaker = speaker_for(protocol)
+        baud = baud or self.speaker.bauds[0]
         _check_choice("profile", profile, PROFILES)
-        _check_choice("baud", baud, BAUDS)
+        _check_choice("baud", baud, self.speaker.bauds)
         for fault in faults:
             _check_choice("fault", fault, FAULTS)
         if fault_every < 1:
             raise DriverError(f"thermal simulator: fault_every={fault_every}; allowed: >= 1")
-        self.profile, self.source, self.baud = profile, source, baud
+        self.protocol, self.profile, self.baud = protocol, profile, baud
+        self.source, self.ambient = source, ambient
         self.faults, self.fault_every = tuple(faults), fault_every
-        self.continuous = self.autostart = autostart
-        self.saved_baud = baud          # what a baud command would set after a power cycle
+        self.speaker.continuous = autostart
         self._rng = random.Random(seed)
         self._pending: deque[str] = deque()
-        self._commands = gy90614.CommandParser()
-        self.frames_sent = 0            # temperature frames written, corrupted ones included
+        self._out = bytearray()
+        self.journal: deque[Sent] = deque(maxlen=JOURNAL_LEN)   # the last frames sent
+        self.frames_sent = 0
         self.garbled_frames = 0         # frames sent while the client's speed was wrong
         self.faults_injected: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self.dropped_writes = 0         # bytes the pty would not take (client not reading)
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)         # kept open: the master never sees a hangup
-        os.set_blocking(self._master, False)
-        self.port = os.ttyname(self._slave)
+        self._quiet_until = 0.0
+        self._master, self._slave, self.port = _open_pty()
         self._started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="thermal-sim", daemon=True)
         self._thread.start()
+
+    @property
+    def continuous(self) -> bool:
+        return self.speaker.continuous
 
     def inject(self, fault: str) -> None:
         """Apply `fault` to the next frame sent."""
@@ -92,8 +105,10 @@ class ThermalSimulator:
         return attrs[5] == getattr(termios, f"B{self.baud}")
 
     def stats(self) -> dict:
-        return {"port": self.port, "baud": self.baud, "profile": self.profile,
-                "frames_sent": self.frames_sent, "garbled_frames": self.garbled_frames,
+        return {"port": self.port, "protocol": self.protocol, "baud": self.baud,
+                "profile": self.profile, "frames_sent": self.frames_sent,
+                "intact_sent": sum(s.intact for s in self.journal),  # of the last 1000
+                "garbled_frames": self.garbled_frames,
                 "faults_injected": {k: v for k, v in self.faults_injected.items() if v}}
 
     def stop(self) -> None:
@@ -115,15 +130,31 @@ class ThermalSimulator:
         self.stop()
 
     def _run(self) -> None:
-        due = time.monotonic()
+        due = paced = time.monotonic()
         while not self._stop.is_set():
-            wait = max(0.0, due - time.monotonic()) if self.continuous else _POLL_S
+            now = time.monotonic()
+            wait = _TICK_S if self._out else max(0.0, min(due - now, 0.2))
             ready, _, _ = select.select([self._master], [], [], wait)
             if ready:
                 self._receive()
-            if self.continuous and time.monotonic() >= due:
+            now = time.monotonic()
+            paced = self._pump(paced, now)
+            # Like the sensor's MCU, start a frame only once the UART has sent the last one.
+            if self.speaker.continuous and now >= max(due, self._quiet_until) and not self._out:
                 self._send_frame()
-                due = max(due + self._rng.uniform(*FRAME_INTERVAL_S), time.monotonic() - 1.0)
+                due = max(due + self.speaker.interval_s(self._rng), now - 1.0)
+
+    def _pump(self, paced: float, now: float) -> float:
+        """Write what the line could have carried since `paced`; the new pace mark."""
+        if not self._out:
+            return now
+        budget = int((now - paced) * self.baud / 10)
+        if budget < 1:
+            return paced
+        chunk = bytes(self._out[:budget])
+        del self._out[:budget]
+        self._write(chunk)
+        return paced + len(chunk) * 10 / self.baud
 
     def _receive(self) -> None:
         try:
@@ -132,39 +163,44 @@ class ThermalSimulator:
             return
         if not self.speed_matches():
             return      # at the wrong line speed the bytes arrive as noise
-        for code in self._commands.feed(data):
-            self._obey(code)
-
-    def _obey(self, code: int) -> None:
-        if code == gy90614.CMD_CONTINUOUS:
-            self.continuous = True
-        elif code == gy90614.CMD_QUERY:
-            self._send_frame()
-        elif code in (gy90614.CMD_AUTOSTART_ON, gy90614.CMD_AUTOSTART_OFF):
-            self.autostart = code == gy90614.CMD_AUTOSTART_ON
-        elif code in (gy90614.CMD_BAUD_9600, gy90614.CMD_BAUD_115200):
-            self.saved_baud = 9600 if code == gy90614.CMD_BAUD_9600 else 115200
-
-    def _silent(self) -> bool:
-        return self.profile == "fault" and self.frames_sent >= FAULT_PROFILE_FRAMES
+        for answer in self.speaker.hear(data):
+            if answer == SEND_FRAME:
+                self._send_frame()
+            else:
+                self._queue(answer)
 
     def _send_frame(self) -> None:
-        if self._silent():
+        if self.profile == "fault" and self.frames_sent >= FAULT_PROFILE_FRAMES:
             return
         fault = self._next_fault()
-        object_c = 34.18 if fault == "reading_5a" else self._object_temperature()
-        frame = gy90614.encode_frame(object_c, 25.0 + self._rng.uniform(-0.05, 0.05))
+        object_c, nearness = self._object()
+        if fault == "reading_5a":
+            object_c = 34.18
+        ambient_c = self.ambient() if self.ambient else 25.0 + self._rng.uniform(-0.05, 0.05)
+        frame = self.speaker.frame(object_c, ambient_c, nearness, self._rng)
+        if fault == "silence":
+            self._quiet_until = time.monotonic() + SILENCE_S
         data = self._corrupt(frame, fault) if fault else frame
+        self.journal.append(Sent(object_c, ambient_c, fault, not self.speed_matches(), data[-1]))
         self.frames_sent += 1
+        self._queue(data)
+
+    def _queue(self, data: bytes) -> None:
         if not self.speed_matches():
             self.garbled_frames += 1
-            data = bytes(0xE0 | (b & 0x0F) for b in data)   # never 0x5A: pure noise
-        self._write(data)
+            data = bytes(0xE0 | (b & 0x0F) for b in data)   # never 0x5A or "\n": pure noise
+        self._out += data
 
-    def _object_temperature(self) -> float:
+    def _object(self) -> tuple[float, float]:
         if self.source is not None:
-            return self.source()
-        return profile_temperature(self.profile, time.monotonic() - self._started, self._rng)
+            return self.source(), 1.0
+        elapsed = time.monotonic() - self._started
+        if self.profile != "walk":
+            return profile_temperature(self.profile, elapsed, self._rng), 1.0
+        nearness = nearness_at(elapsed % WALK_PERIOD_S)
+        if self.speaker.imaging:    # an array sees the face grow, not a warmer blur
+            return person_c(self._rng), nearness
+        return profile_temperature(self.profile, elapsed, self._rng), nearness
 
     def _next_fault(self) -> str | None:
         if self._pending:
@@ -184,12 +220,12 @@ class ThermalSimulator:
             return frame[:where] + bytes((frame[where] ^ (1 << self._rng.randrange(8)),)) \
                 + frame[where + 1:]
         if fault == "fake_header":
-            return gy90614.HEADER + bytes((gy90614.TYPE_TEMPERATURE, 4, 0x5A)) + frame
+            return self.speaker.fake_header() + frame
         if fault == "truncated":
-            return frame[:5]
+            return frame[:max(5, len(frame) // 2)]
         if fault == "banner":
-            return BANNER + frame
-        return frame    # reading_5a: a valid frame whose payload holds 0x5A
+            return self.speaker.banner + frame
+        return frame    # reading_5a, silence: a whole frame
 
     def _write(self, data: bytes) -> None:
         try:
@@ -199,27 +235,49 @@ class ThermalSimulator:
         self.dropped_writes += len(data) - written
 
 
+def _open_pty() -> tuple[int, int, str]:
+    master, slave = os.openpty()
+    tty.setraw(slave)           # kept open: the master never sees a hangup
+    os.set_blocking(master, False)
+    return master, slave, os.ttyname(slave)
+
+
 def _check_choice(what: str, value, allowed: tuple) -> None:
     if value not in allowed:
         raise DriverError(f"thermal simulator: {what} {value!r} is not supported; "
                           f"allowed: {', '.join(map(str, allowed))}")
 
 
-SIM_OPTIONS = ("protocol", "profile", "baud", "faults", "fault_every", "seed")
+SIM_OPTIONS = ("protocol", "profile", "baud", "faults", "fault_every", "rate", "seed")
 
 
 def simulator_from_options(options: dict[str, str], source=None) -> ThermalSimulator:
-    """A simulator for `sim://?profile=fever&baud=115200&faults=bit_flip,truncated`."""
+    """A simulator for `sim://?protocol=gy-mcu90640&profile=fever&faults=bit_flip,truncated`."""
     unknown = sorted(set(options) - set(SIM_OPTIONS))
     if unknown:
         raise DriverError(f"thermal url: unknown option(s) {', '.join(unknown)}; "
                           f"allowed: {', '.join(SIM_OPTIONS)}")
-    _check_choice("protocol", options.get("protocol", gy90614.PROTOCOL), (gy90614.PROTOCOL,))
     faults = tuple(f for f in options.get("faults", "").split(",") if f)
-    return ThermalSimulator(profile=options.get("profile", "normal"), source=source,
-                            baud=_int_option(options, "baud", 9600), faults=faults,
-                            fault_every=_int_option(options, "fault_every", 5),
-                            seed=_int_option(options, "seed", 0))
+    simulator = ThermalSimulator(
+        protocol=options.get("protocol", gy90614.PROTOCOL), profile=options.get("profile",
+                                                                                "normal"),
+        source=source, baud=_int_option(options, "baud", 0) or None, faults=faults,
+        fault_every=_int_option(options, "fault_every", 5), seed=_int_option(options, "seed", 0))
+    if "rate" in options:
+        _set_rate(simulator, options["rate"])
+    return simulator
+
+
+def _set_rate(simulator: ThermalSimulator, text: str) -> None:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if not hasattr(simulator.speaker, "rate_hz") or rate not in gy90640.RATES_HZ:
+        simulator.stop()
+        raise DriverError(f"thermal url: rate={text!r}; allowed with protocol gy-mcu90640: "
+                          f"{', '.join(f'{r:g}' for r in gy90640.RATES_HZ)}")
+    simulator.speaker.rate_hz = rate
 
 
 def _int_option(options: dict[str, str], name: str, default: int) -> int:
@@ -237,14 +295,14 @@ class SimulatedSensor(SerialThermal):
 
     def __init__(self, simulator: ThermalSimulator, *, clock) -> None:
         self.simulator = simulator
-        super().__init__(simulator.port, clock=clock)
+        super().__init__(simulator.port, protocol=simulator.protocol, clock=clock)
 
     def close(self) -> None:
         super().close()
         self.simulator.stop()
 
 
-def open_simulated_sensor(options: dict[str, str], *, clock, scene=None) -> ThermalSensor:
+def open_simulated_sensor(options: dict[str, str], *, clock, scene=None) -> SimulatedSensor:
     """A simulator on a new pty and the real serial driver reading it; close() stops both."""
     source = (lambda: scene.temperature_at(clock.monotonic())) if scene is not None else None
     simulator = simulator_from_options(options, source)

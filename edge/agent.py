@@ -1,6 +1,6 @@
 """The agent: builds the drivers and workers a config describes, runs them, stops them.
 
-Start order is trust, store, sync, gate, controller, thermal, camera, scanner; stop is the
+Start order is trust, store, gate, thermal, sync, controller, camera, scanner; stop is the
 reverse, so no worker outlives what it feeds, and the controller drains its queue before
 the store closes. One stop event ends everything.
 """
@@ -16,12 +16,13 @@ from drivers.clock import SystemClock
 from drivers.sim_scene import Scene
 from edge import logs
 from edge.config import Config
-from edge.controller import Controller, Outcome
+from edge.controller import BundleUpdate, Controller, Outcome
 from edge.scanner import Scanner
+from edge.screening import ScreeningSettings
 from edge.store import Store
 from edge.sync import Sync
 from edge.thermal import ThermalMonitor
-from edge.trust import load_trust
+from edge.trust import load_configured_trust
 
 
 def build_scene(config: Config, clock) -> Scene | None:
@@ -59,20 +60,22 @@ class Agent:
 
     def _open(self) -> None:
         cfg, clock, push = self.config, self.clock, self._resources.enter_context
-        trust = load_trust(cfg.trust.roots, cfg.trust.trustlist, cfg.trust.revocations,
-                           cfg.trust.policy)
-        self.store = push(Store(cfg.store.path))
-        # Started before the controller so it stops after it: the last records committed
-        # while stopping are still offered to the broker, then `online: false` is sent.
-        self.sync = _started(self._resources, Sync(
-            cfg.mqtt.url, device=cfg.device.id, store_path=cfg.store.path, clock=clock,
-            tls=_tls(cfg)))
+        trust = load_configured_trust(cfg.trust)
+        self.store = push(Store(cfg.store.path, recover=True))
         scene = build_scene(cfg, clock)
         gate = push(registry.open_gate(cfg.gate.url, clock=clock))
-        self.controller = _started(self._resources, Controller(
+        controller = Controller(
             store=self.store, trust=trust, gate=gate, clock=clock,
-            gate_name=cfg.device.gate, on_outcome=self.on_outcome, on_commit=self.sync.notify,
-            thermal=self._thermal(scene)))
+            gate_name=cfg.device.gate, on_outcome=self.on_outcome,
+            on_commit=lambda: self.sync.notify(), thermal=self._thermal(scene))
+        # Sync starts before the controller so it stops after it: the last records
+        # committed while stopping are still offered, then `online: false` is sent. Bundles
+        # arriving before the controller runs wait in its queue.
+        self.sync = _started(self._resources, Sync(
+            cfg.mqtt.url, device=cfg.device.id, store_path=cfg.store.path, clock=clock,
+            tls=_tls(cfg), retention_days=cfg.store.retention_days, health=self._health,
+            on_bundle=lambda payload: controller.submit(BundleUpdate(payload))))
+        self.controller = _started(self._resources, controller)
         camera = push(registry.open_camera(cfg.camera.url, base_dir=cfg.base_dir,
                                            clock=clock, scene=scene))
         from drivers.qr import make_decoder
@@ -82,12 +85,22 @@ class Agent:
                    camera=camera.describe(), thermal=cfg.thermal.url, store=self.store.path,
                    store_id=self.store.store_id, records=self.store.count())
 
+    def _health(self) -> dict:
+        """What the status message reports beyond the outbox: alarms, bundle versions."""
+        trust = self.controller.trust if self.controller else None
+        return {"alarm": self.store.alarm,
+                "trustlist_version": trust and trust.trustlist_version,
+                "revocations_version": trust and trust.revocations_version,
+                "policy_version": trust and trust.policy_version}
+
     def _thermal(self, scene: Scene | None) -> ThermalMonitor:
         cfg = self.config
         sensor = self._resources.enter_context(
             registry.open_thermal(cfg.thermal.url, clock=self.clock, scene=scene))
-        return _started(self._resources, ThermalMonitor(sensor, clock=self.clock,
-                                                        offset_c=cfg.thermal.offset_c))
+        settings = ScreeningSettings(ambient_coeff=cfg.thermal.ambient_coeff,
+                                     ambient_ref_c=cfg.thermal.ambient_ref_c)
+        return _started(self._resources, ThermalMonitor(
+            sensor, clock=self.clock, offset_c=cfg.thermal.offset_c, settings=settings))
 
     def run(self, stop: threading.Event, duration: float | None = None) -> None:
         """Serve until `stop` is set or `duration` seconds have passed."""

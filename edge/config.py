@@ -66,12 +66,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "camera": {"url": Key("str", "sim://", check=_driver_url(registry.CAMERA_SCHEMES, "camera"))},
     "thermal": {"url": Key("str", "sim://",
                            check=_driver_url(registry.THERMAL_SCHEMES, "thermal")),
-                "offset_c": Key("float", 0.0, check=in_range(-5.0, 5.0))},
+                "offset_c": Key("float", 0.0, check=in_range(-5.0, 5.0)),
+                "ambient_coeff": Key("float", 0.0, check=in_range(-1.0, 1.0)),
+                "ambient_ref_c": Key("float", 25.0, check=in_range(-20.0, 50.0))},
     "gate": {"url": Key("str", "sim://", check=_driver_url(registry.GATE_SCHEMES, "gate"))},
     "store": {"path": Key("path", required=True),
               "retention_days": Key("int", 30, check=in_range(1, 3650))},
     "trust": {"roots": Key("paths", required=True), "trustlist": Key("path", required=True),
-              "revocations": Key("path"), "policy": Key("path")},
+              "revocations": Key("path"), "policy": Key("path"), "subject_key": Key("path")},
     "mqtt": {"url": Key("str", "mqtt://127.0.0.1:1883", check=_mqtt_url),
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
     "console": {"listen": Key("str", "127.0.0.1:8080", check=_listen)},
@@ -109,6 +111,9 @@ class Config:
 
     def with_db(self, db: Path) -> Config:
         return replace(self, store=Section({**self.store.values, "path": db.resolve()}))
+
+    def with_mqtt(self, url: str) -> Config:
+        return replace(self, mqtt=Section({**self.mqtt.values, "url": url}))
 
     def simulated(self) -> Config:
         """The same config with every hardware driver replaced by its simulated twin."""

@@ -8,6 +8,7 @@ gate opening, never the record of it.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -17,14 +18,24 @@ from drivers.base import Gate
 from edge import logs
 from edge.policy import Context, Decision, Measurement, decide
 from edge.scanner import Scan
-from edge.store import Store
+from edge.store import Store, StoreError
+from edge.trust import TrustError
 from models.ids import uuid7
 from models.passes import Verdict
 from models.records import Record
 from models.timefmt import rfc3339
 from models.verify import verify_pass
 
-MEASURE_WAIT_S = 0.8    # longest wait for a temperature once a code is read
+# Longest wait for a temperature once a code is read: long enough for the two 1 s
+# windows a reading near the fever threshold needs after a person steps up.
+MEASURE_WAIT_S = 2.5
+
+
+@dataclass(frozen=True)
+class BundleUpdate:
+    """A signed bundle the district pushed (trust list, revocations or policy)."""
+
+    payload: bytes
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,7 @@ class Outcome:
 class Controller:
     def __init__(self, *, store: Store, trust, thermal, gate: Gate, clock, gate_name: str,
                  on_outcome: Callable[[Outcome], None] | None = None,
+                 on_commit: Callable[[], None] | None = None,
                  measure_wait_s: float = MEASURE_WAIT_S) -> None:
         self.store = store
         self.trust = trust
@@ -47,11 +59,12 @@ class Controller:
         self.clock = clock
         self.gate_name = gate_name
         self.on_outcome = on_outcome
+        self.on_commit = on_commit      # wakes the uplink: a new record waits in the outbox
         self.measure_wait_s = measure_wait_s
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
 
-    def submit(self, item: Scan) -> None:
+    def submit(self, item: Scan | BundleUpdate) -> None:
         self._queue.put(item)
 
     def start(self) -> None:
@@ -64,33 +77,57 @@ class Controller:
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            self.handle_scan(item)
+            if isinstance(item, BundleUpdate):
+                self.apply_bundle(item.payload)
+            else:
+                self.handle_scan(item)
 
-    def _measure(self) -> Measurement:
+    def apply_bundle(self, payload: bytes) -> None:
+        """Put a pushed bundle in force; a refused one (logged) leaves the old in force."""
+        try:
+            self.trust = self.trust.apply_bundle(payload)
+        except TrustError:
+            pass    # apply_bundle logged why; the previous bundle stays in force
+
+    def _measure(self, policy) -> Measurement:
         if self.thermal is None:
             return Measurement("missing")
-        return self.thermal.wait_measurement(self.measure_wait_s)
+        return self.thermal.wait_measurement(self.measure_wait_s, policy)
 
     def handle_scan(self, scan: Scan) -> Record:
+        trust = self.trust      # one trust state for the whole decision, even if swapped
         now = self.clock.now()
-        policy = self.trust.policy
-        verdict = verify_pass(scan.text, self.trust.store, now, policy.max_pass_lifetime_s)
-        measurement = self._measure()
+        judged = trust.effective_now(now)   # never before the newest bundle's issue time
+        policy = trust.policy
+        verdict = verify_pass(scan.text, trust.store, judged, policy.max_pass_lifetime_s)
         context = Context(
             clock_synced=self.clock.synced(),
-            trust_stale=self.trust.stale(now),
+            trust_stale=trust.stale(judged),
             already_passed=bool(verdict.cti) and self.store.has_passed(verdict.cti),
         )
-        decision = decide(verdict, measurement, policy, context, now)
-        record = self._record(verdict, decision, measurement, context, now)
-        passed = (verdict.cti, verdict.exp) if decision.decision == "pass" else None
-        record = replace(record, seq=self.store.commit(record, passed))
+        measurement = self._measure(policy)
+        decision = decide(verdict, measurement, policy, context, judged)
+        record = self._commit(self._record(verdict, decision, measurement, context, now),
+                              verdict)
         if decision.decision == "pass":
             self.gate.open()
+        if self.on_commit:
+            self.on_commit()
         self._log(record, scan)
         if self.on_outcome:
             self.on_outcome(Outcome(record, scan, self.clock.monotonic()))
         return record
+
+    def _commit(self, record: Record, verdict: Verdict) -> Record:
+        """The record with its seq; on a full disk the gate keeps deciding and says so."""
+        # Replay memory only for passes with an id (an EU DCC has none: shown daily).
+        passed = (verdict.cti, verdict.exp) if record.decision == "pass" and verdict.cti else None
+        try:
+            return replace(record, seq=self.store.commit(record, passed))
+        except StoreError as exc:
+            logs.event("record_not_stored", logging.ERROR, id=record.id,
+                       decision=record.decision, error=str(exc), alarm=self.store.alarm)
+            return record
 
     def _record(self, verdict: Verdict, decision: Decision, measurement: Measurement,
                 context: Context, now: float) -> Record:

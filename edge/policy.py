@@ -25,13 +25,22 @@ class Decision:
     reasons: tuple[str, ...] = ()
 
 
+# An estimate older than this describes someone who may have left: never decide on it.
+MAX_MEASUREMENT_AGE_S = 1.0
+
+
 @dataclass(frozen=True)
 class Measurement:
-    """A screening temperature estimate as the thermal side offers it to the controller."""
+    """A screening temperature estimate (not a clinical reading) as the thermal side offers
+    it to the controller. Only state "ok" carries a temperature; every other state
+    ("retry", "out_of_range", "warming_up", "missing", "sensor_fault") says why there is
+    none, and no normal value is ever put in its place."""
 
-    state: str                      # "ok" | "missing" | "sensor_fault"
+    state: str
     temperature_c: float | None = None
     age_s: float | None = None
+    remeasured: bool = False        # the estimate was near the threshold: two windows taken
+    fever: bool | None = None       # the screener's verdict (with hysteresis); None: compare
 
 
 @dataclass(frozen=True)
@@ -79,11 +88,19 @@ def judge_pass(verdict: Verdict, policy: Policy, now: float) -> Decision:
 def _temperature(measurement: Measurement, policy: Policy) -> list[tuple[str, str]]:
     if measurement.state == "sensor_fault":
         return [(R.CHECK, R.SENSOR_FAULT)]
-    if measurement.state != "ok" or measurement.temperature_c is None:
+    if measurement.state != "ok" or measurement.temperature_c is None or _stale(measurement):
         return [(R.CHECK, R.TEMPERATURE_MISSING)]
-    if measurement.temperature_c >= policy.fever_threshold_c:
-        return [(R.DENY, R.FEVER)]
-    return []
+    near = abs(measurement.temperature_c - policy.fever_threshold_c) <= policy.remeasure_band_c
+    if near and not measurement.remeasured:
+        return [(R.CHECK, R.TEMPERATURE_MISSING)]   # one window this close decides nothing
+    fever = measurement.fever
+    if fever is None:
+        fever = measurement.temperature_c >= policy.fever_threshold_c
+    return [(R.DENY, R.FEVER)] if fever else []
+
+
+def _stale(measurement: Measurement) -> bool:
+    return measurement.age_s is None or measurement.age_s > MAX_MEASUREMENT_AGE_S
 
 
 def _visitor(context: Context, policy: Policy) -> list[tuple[str, str]]:

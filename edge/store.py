@@ -2,20 +2,28 @@
 
 Append-only records with a `seq` that is never reused (AUTOINCREMENT survives deletes),
 WAL with synchronous=FULL so a committed decision survives a power cut, and numbered
-schema migrations from the first version on. Only the controller writes.
+schema migrations from the first version on. Only the controller writes records.
+
+Under stress: retention deletes only acknowledged records; a full disk fails one commit
+(StoreFull) and leaves everything committed before intact; a corrupt file found at
+opening is renamed aside, kept for inspection, and a new store (new store id) started.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from edge import logs
 from models.records import FIELDS, Record
+from models.timefmt import rfc3339
 
 MIGRATIONS = (
     """
@@ -38,24 +46,66 @@ MIGRATIONS = (
 )
 
 
+SQLITE_CORRUPT, SQLITE_FULL, SQLITE_NOTADB = 11, 13, 26
+PRUNE_CHUNK = 500       # rows per retention transaction, so a scan never waits long
+
+
 class StoreError(Exception):
     """The store cannot be opened or written; the message is meant for the user."""
 
 
+class StoreFull(StoreError):
+    """The disk (or the database's size limit) is full: this record was not stored."""
+
+
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, recover: bool = False) -> None:
+        """Open (or create) the store. With `recover` (the agent's own store only), a
+        corrupt file is moved aside and a new store started; otherwise it is a StoreError."""
         self.path = Path(path)
+        self.alarm: str | None = None   # "disk_full" / "store_failing" while commits fail
+        self._unstored_passes: set[str] = set()     # replay memory that missed the disk
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._migrate()
+            try:
+                self._open()
+            except sqlite3.DatabaseError as exc:
+                if not recover or _errorcode(exc) not in (SQLITE_CORRUPT, SQLITE_NOTADB):
+                    raise
+                self._move_aside(str(exc))
+                self._open()
             self.store_id = self._store_id()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"store {self.path}: {exc}") from None
+
+    def _open(self) -> None:
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise _corrupt("; ".join(problems))
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _move_aside(self, problem: str) -> None:
+        """Keep the damaged file (and its WAL) under a dated name; never delete it."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        kept = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        number = 1
+        while kept.exists():    # a second one within the second must not overwrite
+            number += 1
+            kept = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{number}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                part.rename(f"{kept}{suffix}")
+        logs.event("store_corrupt", logging.ERROR, path=self.path, problem=problem,
+                   kept_as=kept, note="a new store was started; the old file is kept")
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -79,18 +129,55 @@ class Store:
         del row["seq"]
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        with self._transaction():
-            seq = self._db.execute(f"INSERT INTO records ({names}) VALUES ({marks})",
-                                   tuple(row.values())).lastrowid
-            if passed:
-                self._db.execute("INSERT OR REPLACE INTO passed VALUES (?, ?, ?)",
-                                 (*passed, seq))
+        try:
+            with self._transaction():
+                seq = self._db.execute(f"INSERT INTO records ({names}) VALUES ({marks})",
+                                       tuple(row.values())).lastrowid
+                if passed:
+                    self._db.execute("INSERT OR REPLACE INTO passed VALUES (?, ?, ?)",
+                                     (*passed, seq))
+        except sqlite3.IntegrityError:
+            raise       # a program error (a reused id), not a state of the disk
+        except sqlite3.DatabaseError as exc:
+            if passed:      # a replayed pass must still be caught while writes fail
+                self._unstored_passes.add(passed[0])
+            full = _errorcode(exc) == SQLITE_FULL
+            self.alarm = "disk_full" if full else "store_failing"
+            raise (StoreFull if full else StoreError)(f"store {self.path}: {exc}") from None
+        self.alarm = None
         return seq
 
     def has_passed(self, cti: str) -> bool:
         """Did this pass id already produce a pass here?"""
+        if cti in self._unstored_passes:
+            return True
         found = self._db.execute("SELECT 1 FROM passed WHERE cti = ?", (cti,)).fetchone()
         return found is not None
+
+    def prune(self, retention_days: int, now: float) -> int:
+        """Delete acknowledged records older than `retention_days`; returns how many.
+
+        Unacknowledged records are never deleted, whatever their age. Replay memory of
+        passes expired for as long goes too: an expired pass is refused on its own.
+        """
+        oldest = now - retention_days * 86400
+        deleted = 0
+        try:
+            while removed := self._prune_chunk(rfc3339(oldest)):
+                deleted += removed
+            with self._transaction():
+                self._db.execute("DELETE FROM passed WHERE exp < ?", (int(oldest),))
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"store {self.path}: retention after {deleted} "
+                             f"deleted: {exc}") from None
+        return deleted
+
+    def _prune_chunk(self, cutoff: str) -> int:
+        with self._transaction():
+            return self._db.execute(
+                "DELETE FROM records WHERE seq IN (SELECT seq FROM records "
+                "WHERE synced = 1 AND ts < ? ORDER BY seq LIMIT ?)",
+                (cutoff, PRUNE_CHUNK)).rowcount
 
     def records(self, since: str | None = None) -> Iterator[dict[str, Any]]:
         """Every record in seq order (optionally from time `since` on), with `synced`."""
@@ -129,10 +216,12 @@ class Store:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite may already have rolled back (it does on some SQLITE_FULL errors).
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
@@ -142,6 +231,17 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _errorcode(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF      # primary code, not the extended one
+
+
+def _corrupt(problem: str) -> sqlite3.DatabaseError:
+    error = sqlite3.DatabaseError(f"integrity check failed: {problem}")
+    error.sqlite_errorcode = SQLITE_CORRUPT
+    return error
 
 
 def _row_to_dict(row: tuple) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from edge import logs
 from edge.outbox import Batch, Outbox
-from edge.store import Store
+from edge.store import Store, StoreError
 from edge.worker import Worker
 from models.timefmt import rfc3339
 
@@ -47,6 +47,7 @@ class Timing:
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
     keepalive_s: int = 30           # also how soon a half-open connection is noticed
+    prune_every_s: float = 3600.0   # retention pass over the acknowledged records
 
 
 class Sync(Worker):
@@ -54,15 +55,22 @@ class Sync(Worker):
 
     def __init__(self, config_mqtt_url: str, *, device: str, store_path: Path, clock,
                  root: str = "cp/v1", tls: dict | None = None, timing: Timing | None = None,
-                 health: Callable[[], dict] | None = None) -> None:
+                 health: Callable[[], dict] | None = None,
+                 retention_days: int | None = None,
+                 on_bundle: Callable[[bytes], None] | None = None) -> None:
         self.url = urlsplit(config_mqtt_url)
         self.device = device
         self.store_path = Path(store_path)
         self.clock = clock
         self.topic = f"{root}/{device}"
+        # Signed bundles the district pushes, retained; the controller verifies them.
+        self.bundle_topics = (f"{root}/district/trustlist", f"{root}/district/revocations",
+                              f"{self.topic}/config")
+        self.on_bundle = on_bundle
         self.tls = tls
         self.timing = timing or Timing()
-        self.health = health        # camera / thermal / gate / bundle versions for status
+        self.health = health        # camera / thermal / gate / bundle versions, alarm
+        self.retention_days = retention_days    # None keeps every acknowledged record
         self.boot_id = str(uuid.uuid4())
         super().__init__()
         self._wake = threading.Event()
@@ -70,6 +78,8 @@ class Sync(Worker):
         self._inbox: queue.Queue = queue.Queue()   # acks, failed PUBACKs, connects
         self._mids: dict[int, str] = {}     # MQTT message id -> batch id, until PUBACK
         self._status_due = 0.0
+        self._prune_due = 0.0
+        self._alarm_said: str | None = None     # alarm in the last status published
         self._started = clock.monotonic()
         self._unreachable_said = False
         self._client = self._make_client()
@@ -131,6 +141,8 @@ class Sync(Worker):
             logs.event("sync_refused", logging.WARNING, reason=str(reason_code))
             return
         client.subscribe(f"{self.topic}/ack", qos=1)
+        if self.on_bundle:
+            client.subscribe([(topic, 1) for topic in self.bundle_topics])
         logs.event("sync_online", broker=self.url.hostname)
         self._unreachable_said = False
         self._connected.set()
@@ -151,6 +163,10 @@ class Sync(Worker):
         self._connected.clear()
 
     def _on_message(self, client, userdata, message) -> None:
+        if message.topic in self.bundle_topics:
+            if self.on_bundle and message.payload:   # empty: a retained bundle was cleared
+                self.on_bundle(bytes(message.payload))
+            return
         try:
             ack = json.loads(message.payload)
         except ValueError:
@@ -189,9 +205,10 @@ class Sync(Worker):
 
     def _step(self, outbox: Outbox) -> None:
         self._handle_inbox(outbox)
+        self._prune(outbox.store)
         if not self.connected:
             return
-        if self.clock.monotonic() >= self._status_due:
+        if self.clock.monotonic() >= self._status_due or self._alarm() != self._alarm_said:
             self._publish_status(outbox.store, online=True)
         now = self.clock.monotonic()
         for batch in outbox.in_flight.values():
@@ -202,6 +219,22 @@ class Sync(Worker):
             if batch is None:
                 break
             self._publish(batch)
+
+    def _prune(self, store: Store) -> None:
+        """Retention, run here so the controller never spends a scan's time on it."""
+        if self.retention_days is None or self.clock.monotonic() < self._prune_due:
+            return
+        self._prune_due = self.clock.monotonic() + self.timing.prune_every_s
+        try:
+            deleted = store.prune(self.retention_days, self.clock.now())
+        except StoreError as exc:   # a full disk, say: delivery goes on, retry next time
+            logs.event("prune_failed", logging.WARNING, error=str(exc))
+            return
+        if deleted:
+            logs.event("records_pruned", count=deleted, retention_days=self.retention_days)
+
+    def _alarm(self) -> str | None:
+        return (self.health() if self.health else {}).get("alarm")
 
     def _handle_inbox(self, outbox: Outbox) -> None:
         while True:
@@ -256,10 +289,12 @@ class Sync(Worker):
             "trustlist_version": health.get("trustlist_version"),
             "revocations_version": health.get("revocations_version"),
             "policy_version": health.get("policy_version"),
+            "alarm": health.get("alarm"),
         }
 
     def _publish_status(self, store: Store, online: bool):
         self._status_due = self.clock.monotonic() + self.timing.status_every_s
+        self._alarm_said = self._alarm()
         return self._client.publish(f"{self.topic}/status",
                                     json.dumps(self._status(store, online)), qos=1, retain=True)
 

@@ -1,39 +1,42 @@
-"""The thermal side of the agent: read the sensor continuously, keep a screening estimate.
+"""The thermal side of the agent: read the sensor continuously, screen on demand.
 
-A reader thread takes every verified reading; the controller asks for the current
-measurement when a pass is scanned. The estimate is the median of the skin-range readings
-of the last window, so it is ready before the code is; the controller waits for one only
-when none is fresh, and never longer than it is told. Readings are never replaced by a
-normal value: no valid data is `missing`, a dead sensor is `sensor_fault`.
+A reader thread hands every verified reading to the screening (edge/screening.py); the
+controller asks for a measurement when a pass is scanned, with the policy's fever
+threshold and re-measure band. Because readings flow while a person approaches, the
+estimate is usually ready before the code is; the controller waits (bounded) only while
+the screening says `retry`, `warming_up` or `out_of_range` (someone still stepping up).
+Each answer is logged as one `event=screening` line, marked as a screening estimate.
 """
 
 from __future__ import annotations
 
-import statistics
 import threading
-from collections import deque
+import time
+from dataclasses import replace
 
 from drivers.base import ThermalReading, ThermalSensor
+from edge import logs
 from edge.policy import Measurement
+from edge.screening import Screening, ScreeningSettings
 from edge.worker import Worker
+from models.policy import Policy
 
-SKIN_RANGE_C = (34.0, 43.0)     # what a person at the gate can read after calibration
-WINDOW_S = 1.0                  # readings older than this do not count
-MIN_READINGS = 3                # fewer in the window: no estimate yet
-FAULT_SILENCE_S = 3.0           # no reading at all for this long: the sensor is at fault
+_WAIT_WHILE = ("retry", "warming_up", "out_of_range")
 
 
 class ThermalMonitor(Worker):
     name = "thermal"
 
-    def __init__(self, sensor: ThermalSensor, *, clock, offset_c: float = 0.0) -> None:
+    def __init__(self, sensor: ThermalSensor, *, clock, offset_c: float = 0.0,
+                 settings: ScreeningSettings | None = None) -> None:
         super().__init__()
         self.sensor = sensor
         self.clock = clock
-        self.offset_c = offset_c
-        self._readings: deque[ThermalReading] = deque(maxlen=64)
-        self._last_any: float | None = None
-        self._started = clock.monotonic()
+        settings = replace(settings or ScreeningSettings(), offset_c=offset_c)
+        period = getattr(sensor, "frame_period_s", None)
+        if period:
+            settings = settings.for_frame_period(period)
+        self.screening = Screening(settings, started=clock.monotonic())
         self._changed = threading.Condition()
 
     def _run(self) -> None:
@@ -44,35 +47,41 @@ class ThermalMonitor(Worker):
 
     def add(self, reading: ThermalReading) -> None:
         with self._changed:
-            self._last_any = reading.t_mono
-            self._readings.append(reading)
+            self.screening.add(reading)
             self._changed.notify_all()
 
-    def measurement(self) -> Measurement:
-        """The screening estimate now, from the readings of the last window."""
-        with self._changed:
-            return self._measure(self.clock.monotonic())
+    def _assess(self, policy: Policy) -> Measurement:
+        fault = bool(getattr(self.sensor, "fault", False))
+        return self.screening.assess(self.clock.monotonic(), policy.fever_threshold_c,
+                                     policy.remeasure_band_c, sensor_fault=fault)
 
-    def _measure(self, now: float) -> Measurement:
-        recent = [r for r in self._readings if now - r.t_mono <= WINDOW_S]
-        skin = [r.object_c + self.offset_c for r in recent
-                if SKIN_RANGE_C[0] <= r.object_c + self.offset_c <= SKIN_RANGE_C[1]]
-        if len(skin) >= MIN_READINGS:
-            age = now - max(r.t_mono for r in recent)
-            return Measurement("ok", round(statistics.median(skin), 2), round(age, 3))
-        last = self._last_any if self._last_any is not None else self._started
-        if now - last > FAULT_SILENCE_S or getattr(self.sensor, "fault", False):
-            return Measurement("sensor_fault")
-        return Measurement("missing")
-
-    def wait_measurement(self, timeout: float) -> Measurement:
-        """The estimate, waiting up to `timeout` seconds for one to become ready."""
-        deadline = self.clock.monotonic() + timeout
+    def measurement(self, policy: Policy | None = None) -> Measurement:
+        """The screening estimate now."""
         with self._changed:
-            while True:
-                result = self._measure(self.clock.monotonic())
-                remaining = deadline - self.clock.monotonic()
-                if result.state != "missing" or remaining <= 0:
-                    return result
-                if not self._changed.wait(remaining):
-                    return self._measure(self.clock.monotonic())
+            return self._assess(policy or Policy())
+
+    def wait_measurement(self, timeout: float, policy: Policy | None = None) -> Measurement:
+        """The estimate, waiting up to `timeout` seconds while it is not ready yet."""
+        policy = policy or Policy()
+        # Bounded on both clocks: the injected one may be a test's, frozen or jumping.
+        deadline, real_deadline = self.clock.monotonic() + timeout, time.monotonic() + timeout
+        with self._changed:
+            result = self._assess(policy)
+            while result.state in _WAIT_WHILE:
+                remaining = min(deadline - self.clock.monotonic(),
+                                real_deadline - time.monotonic())
+                if remaining <= 0:
+                    break
+                self._changed.wait(min(remaining, 0.25))
+                result = self._assess(policy)
+        logs.event("screening", state=result.state, temperature_c=result.temperature_c,
+                   remeasured=result.remeasured, windows=_windows(result),
+                   fever=result.fever, age_s=result.age_s, kind="screening_estimate")
+        return result
+
+
+def _windows(result: Measurement) -> int | None:
+    """How many 1 s windows the estimate rests on (none without an estimate)."""
+    if result.state != "ok":
+        return None
+    return 2 if result.remeasured else 1

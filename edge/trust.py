@@ -1,18 +1,27 @@
 """The device's trust: pinned root keys, and the signed bundles they vouch for, from files.
 
 A bundle is used only after its envelope verifies against a pinned root; every problem is
-one line naming the file, so a technician sees at once which file to replace.
+one line naming the file, so a technician sees at once which file to replace. A bundle
+pushed at run time replaces the one in force only when it verifies, is newer and builds a
+usable state; it is then written over the configured file atomically, so a restart finds
+the newest accepted bundle and a crash mid-write leaves the old one whole.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from edge import logs
 from models.bundle import Bundle, BundleError, open_bundle
 from models.keys import kid_of, load_public_key
 from models.policy import Policy, PolicyError
-from models.trust import TrustDataError, TrustStore
+from models.trust import MIN_SUBJECT_KEY_LEN, TrustDataError, TrustStore
 
 
 class TrustError(Exception):
@@ -28,10 +37,99 @@ class TrustState:
     revocations_version: int | None
     policy_version: int | None
     next_update: float                  # earliest next_update of the loaded bundles
+    bundles: dict[str, Bundle] = field(default_factory=dict)    # in force, by kind
+    paths: dict[str, Path] = field(default_factory=dict)        # where each kind persists
+    # HC1 subject HMAC key provisioned to the device ([trust] subject_key)
+    subject_key: bytes | None = None
 
     def stale(self, now: float) -> bool:
         """Past a bundle's next_update: the district has not refreshed it in time."""
         return now > self.next_update
+
+    @property
+    def newest_issued(self) -> float | None:
+        issued = [bundle.issued for bundle in self.bundles.values()]
+        return max(issued) if issued else None
+
+    def effective_now(self, now: float) -> float:
+        """The time to judge by: never earlier than the newest bundle's `issued`, so a clock
+        reset to the past (dead RTC battery, forged NTP) cannot revive expired passes."""
+        floor = self.newest_issued
+        return now if floor is None else max(now, floor)
+
+    def apply_bundle(self, envelope: bytes | str | dict) -> TrustState:
+        """The state with a pushed bundle in force, persisted to its configured file.
+
+        Raises TrustError naming the reason (unknown root, bad signature, rollback,
+        malformed payload, unwritable file); the caller keeps this state in force. The
+        very bundle already in force (a retained message delivered again) returns self.
+        """
+        try:
+            bundle = open_bundle(envelope, self.roots)
+        except BundleError as exc:
+            raise self._refusal(None, str(exc)) from None
+        if bundle.kind not in TRUST_KINDS:
+            raise self._refusal(bundle.kind, "not a trust bundle (trustlist, revocations, "
+                                             "policy)")
+        current = self.bundles.get(bundle.kind)
+        if current is not None and bundle.version <= current.version:
+            if bundle.version == current.version and bundle.payload == current.payload:
+                return self
+            raise self._refusal(bundle.kind, f"version {bundle.version} is not newer than "
+                                             f"{current.version} in force (rollback)")
+        try:
+            state = build_state(self.roots, {**self.bundles, bundle.kind: bundle}, self.paths)
+        except TrustError as exc:
+            raise self._refusal(bundle.kind, f"malformed payload: {exc}") from None
+        state = with_subject_key(replace(state, paths=self.paths), self.subject_key)
+        self._persist(bundle, envelope)
+        logs.event("bundle_applied", kind=bundle.kind, version=bundle.version,
+                   previous=None if current is None else current.version)
+        return state
+
+    def _refusal(self, kind: str | None, reason: str) -> TrustError:
+        """Log why a bundle is refused; the error to raise, naming what stays in force."""
+        current = self.bundles.get(kind) if kind else None
+        kept = "the bundle in force stays" if kind is None else (
+            f"no {kind} in force" if current is None else f"version {current.version} stays")
+        logs.event("bundle_refused", logging.WARNING, kind=kind, reason=reason)
+        return TrustError(f"{kind or 'bundle'} refused: {reason}; {kept}")
+
+    def _persist(self, bundle: Bundle, envelope: bytes | str | dict) -> None:
+        path = self.paths.get(bundle.kind)
+        if path is None:
+            logs.event("bundle_not_persisted", logging.WARNING, kind=bundle.kind,
+                       reason="no file configured for this kind")
+            return
+        if isinstance(envelope, dict):
+            envelope = json.dumps(envelope, indent=2) + "\n"
+        data = envelope.encode("utf-8") if isinstance(envelope, str) else bytes(envelope)
+        try:
+            write_atomically(Path(path), data)
+        except OSError as exc:
+            raise self._refusal(bundle.kind, f"cannot write {path}: {exc.strerror}") from None
+
+
+TRUST_KINDS = ("trustlist", "revocations", "policy")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` by `data`: temp file in the same folder, fsync, rename, fsync folder."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def load_roots(paths: list[Path]) -> dict[bytes, object]:
@@ -61,15 +159,44 @@ def read_bundle(path: Path, kind: str, roots: dict[bytes, object]) -> Bundle:
 
 
 def load_trust(roots: list[Path], trustlist: Path, revocations: Path | None = None,
-               policy: Path | None = None) -> TrustState:
-    """Verify and load the trust list, and the revocations and policy when configured."""
+               policy: Path | None = None, subject_key: bytes | None = None) -> TrustState:
+    """Verify and load the trust list, and the revocations and policy when configured.
+
+    `subject_key` (at least 16 bytes), when given, keys the HC1 subject hash: the
+    district's secret, provisioned to the device, never pushed in a (public) bundle."""
     root_keys = load_roots(roots)
     bundles = {"trustlist": read_bundle(trustlist, "trustlist", root_keys)}
     for kind, path in (("revocations", revocations), ("policy", policy)):
         if path is not None:
             bundles[kind] = read_bundle(path, kind, root_keys)
-    return build_state(root_keys, bundles, {"trustlist": trustlist, "revocations": revocations,
-                                            "policy": policy})
+    paths = {"trustlist": trustlist, "revocations": revocations, "policy": policy}
+    state = build_state(root_keys, bundles, paths)
+    state = replace(state, paths={k: Path(v) for k, v in paths.items() if v is not None})
+    return with_subject_key(state, subject_key)
+
+
+def load_configured_trust(trust) -> TrustState:
+    """load_trust for a config's [trust] table, reading the subject key file if named."""
+    key = read_subject_key(trust.subject_key) if trust.subject_key else None
+    return load_trust(trust.roots, trust.trustlist, trust.revocations, trust.policy, key)
+
+
+def read_subject_key(path: Path) -> bytes:
+    """The district's subject HMAC key: a file holding it as base64 text."""
+    try:
+        return base64.b64decode(Path(path).read_bytes().strip(), validate=True)
+    except OSError as exc:
+        raise TrustError(f"subject key {path}: cannot read: {exc.strerror}") from None
+    except ValueError:
+        raise TrustError(f"subject key {path}: not base64 text") from None
+
+
+def with_subject_key(state: TrustState, key: bytes | None) -> TrustState:
+    if key is None:
+        return state
+    if len(key) < MIN_SUBJECT_KEY_LEN:
+        raise TrustError(f"subject key: at least {MIN_SUBJECT_KEY_LEN} bytes needed")
+    return replace(state, store=replace(state.store, subject_key=key), subject_key=key)
 
 
 def build_state(roots: dict[bytes, object], bundles: dict[str, Bundle],
@@ -95,6 +222,7 @@ def build_state(roots: dict[bytes, object], bundles: dict[str, Bundle],
         revocations_version=_version(bundles, "revocations"),
         policy_version=_version(bundles, "policy"),
         next_update=min(bundle.next_update for bundle in bundles.values()),
+        bundles=dict(bundles),
     )
 
 

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from dataclasses import dataclass, field, replace
 
+from models.der import DerError, extended_key_usage
 from models.keys import kid_of, load_public_key
 from models.timefmt import parse_rfc3339
+
+EKU_UNREADABLE = frozenset({"unreadable"})
+MIN_SUBJECT_KEY_LEN = 16
 
 
 class TrustDataError(ValueError):
@@ -26,6 +31,9 @@ class TrustKey:
     not_before: float | None = None     # epoch seconds; None: no bound
     not_after: float | None = None
     cert: bytes | None = None           # DER X.509 when the entry carried a certificate
+    # Extended key usage OIDs of the certificate: None when it has none (or no certificate);
+    # EKU_UNREADABLE when its extensions cannot be parsed, so no usage can be confirmed.
+    eku: frozenset[str] | None = None
 
     def valid_at(self, now: float) -> bool:
         after_start = self.not_before is None or now >= self.not_before
@@ -38,6 +46,7 @@ class TrustStore:
     keys: dict[bytes, tuple[TrustKey, ...]] = field(default_factory=dict)
     revoked_cti: frozenset[str] = frozenset()       # lowercase hex
     revoked_sub: frozenset[str] = frozenset()
+    subject_key: bytes | None = None    # per-district HMAC key for HC1 subjects
 
     @classmethod
     def from_payloads(cls, trustlist: dict, revocations: dict | None = None) -> TrustStore:
@@ -72,24 +81,23 @@ def _trust_key(entry, index: int) -> TrustKey:
         raise TrustDataError(f"{where}: iss must be text")
     not_before = _time(entry.get("not_before"), where, "not_before")
     not_after = _time(entry.get("not_after"), where, "not_after")
+    listed = _b64(entry["kid"], where, "kid") if "kid" in entry else None
     if "spki" in entry:
         public_key = _spki_key(entry["spki"], where)
-        cert, kid = None, kid_of(public_key)
-    elif "cert" in entry:
-        cert = _b64(entry["cert"], where, "cert")
-        public_key, cert_start, cert_end = _cert_key(cert, where)
-        not_before = cert_start if not_before is None else not_before
-        not_after = cert_end if not_after is None else not_after
-        kid = None
-    else:
+        if listed is not None and listed != kid_of(public_key):
+            raise TrustDataError(f"{where}: kid does not match the spki key")
+        return TrustKey(kid_of(public_key), iss, public_key, not_before, not_after)
+    if "cert" not in entry:
         raise TrustDataError(f"{where}: needs `spki` or `cert`")
-    listed = _b64(entry["kid"], where, "kid") if "kid" in entry else None
-    if kid is not None and listed is not None and listed != kid:
-        raise TrustDataError(f"{where}: kid does not match the spki key")
-    kid = kid or listed
-    if kid is None:
-        raise TrustDataError(f"{where}: a `cert` entry needs its `kid`")
-    return TrustKey(kid, iss, public_key, not_before, not_after, cert)
+    cert = _b64(entry["cert"], where, "cert")
+    public_key, cert_start, cert_end, eku = _cert_key(cert, where)
+    # An EU DSC's kid is the first 8 bytes of SHA-256 over the certificate (hcert spec);
+    # a listed kid wins, as gateways list one per certificate.
+    kid = listed if listed is not None else hashlib.sha256(cert).digest()[:8]
+    # the entry may narrow the certificate's validity, never widen it
+    start = cert_start if not_before is None else max(not_before, cert_start)
+    end = cert_end if not_after is None else min(not_after, cert_end)
+    return TrustKey(kid, iss, public_key, start, end, cert, eku)
 
 
 def _spki_key(value, where: str):
@@ -101,13 +109,21 @@ def _spki_key(value, where: str):
 
 def _cert_key(der: bytes, where: str):
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
 
     try:
         cert = x509.load_der_x509_certificate(der)
         return (cert.public_key(), cert.not_valid_before_utc.timestamp(),
-                cert.not_valid_after_utc.timestamp())
-    except ValueError:
+                cert.not_valid_after_utc.timestamp(), _eku(cert))
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise TrustDataError(f"{where}: cert is not a DER X.509 certificate") from None
+
+
+def _eku(cert) -> frozenset[str] | None:
+    try:
+        return extended_key_usage(cert.tbs_certificate_bytes)
+    except DerError:
+        return EKU_UNREADABLE
 
 
 def _b64(value, where: str, name: str) -> bytes:

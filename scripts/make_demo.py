@@ -2,7 +2,8 @@
 
 Writes DIR/root-key.pem, DIR/root-pub.pem (the root that signs bundles),
 DIR/issuer-key.pem, DIR/issuer-pub.pem (the key that signs passes) and the signed
-DIR/trustlist.json, DIR/revocations.json and DIR/policy.json. Does nothing when
+DIR/trustlist.json (written last, with the district's HC1 subject key),
+DIR/revocations.json and DIR/policy.json. Does nothing when
 DIR/trustlist.json already exists, so a re-run never replaces keys in use.
 """
 
@@ -57,6 +58,9 @@ def make_demo(folder: Path) -> bool:
     bundles = {"revocations": {**meta, "cti": [], "sub": []},
                "policy": {**meta, **_policy_payload()},
                "trustlist": {**meta, "keys": [entry]}}   # last: its presence marks done
+    # The district's secret for keyed HC1 subject hashes: provisioned to devices, never
+    # published in a bundle (docs/decisions.md).
+    _write(folder / "subject.key", base64.b64encode(os.urandom(32)) + b"\n", private=True)
     for kind, payload in bundles.items():
         envelope = sign_bundle(kind, payload, root)
         _write(folder / f"{kind}.json", (json.dumps(envelope, indent=2) + "\n").encode())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -24,13 +25,21 @@ class IdleSensor(ThermalSensor):
         return None
 
 
+def demo_clock() -> FakeClock:
+    # The demo bundles were issued when the session's demo district was made; the device
+    # never judges by a clock earlier than that, so the fake clock starts at real time.
+    return FakeClock(now=time.time())
+
+
 def make_controller(demo_dir, db, clock, temps=(36.5, 36.6, 36.5), wait_s=0.0):
     demo = demo_dir / "demo"
     trust = load_trust([demo / "root-pub.pem"], demo / "trustlist.json",
                        demo / "revocations.json", demo / "policy.json")
     thermal = ThermalMonitor(IdleSensor(), clock=clock)
-    for celsius in temps:
-        thermal.add(ThermalReading(celsius, 24.0, clock.monotonic(), "gy-mcu90614"))
+    for step in range(15 if temps else 0):  # a steady 1.2 s window at the sensor's pace
+        clock.advance(0.08)
+        thermal.add(ThermalReading(temps[step % len(temps)], 24.0, clock.monotonic(),
+                                   "gy-mcu90614"))
     gate = SimGate(clock=clock)
     store = Store(db)
     controller = Controller(store=store, trust=trust, thermal=thermal, gate=gate, clock=clock,
@@ -46,7 +55,7 @@ def green_pass(demo_dir, clock, color="green") -> str:
 
 
 def test_pass_is_committed_before_the_gate_opens(demo_dir, tmp_path):
-    clock = FakeClock()
+    clock = demo_clock()
     controller, store, gate = make_controller(demo_dir, tmp_path / "cp.db", clock)
     opened_with = []
     gate.open = lambda pulse_s=None: opened_with.append(store.count())
@@ -59,7 +68,7 @@ def test_pass_is_committed_before_the_gate_opens(demo_dir, tmp_path):
 
 
 def test_denied_pass_does_not_open_the_gate(demo_dir, tmp_path):
-    clock = FakeClock()
+    clock = demo_clock()
     controller, store, gate = make_controller(demo_dir, tmp_path / "cp.db", clock)
     record = controller.handle_scan(Scan(green_pass(demo_dir, clock, "red"), 0.0, 1.0))
     assert (record.decision, record.reasons) == ("deny", ("color_red",))
@@ -67,7 +76,7 @@ def test_denied_pass_does_not_open_the_gate(demo_dir, tmp_path):
 
 
 def test_screenshot_replay_is_denied_even_after_a_restart(demo_dir, tmp_path):
-    clock = FakeClock()
+    clock = demo_clock()
     text = green_pass(demo_dir, clock)
     controller, store, _ = make_controller(demo_dir, tmp_path / "cp.db", clock)
     assert controller.handle_scan(Scan(text, 0.0, 1.0)).decision == "pass"
@@ -81,8 +90,46 @@ def test_screenshot_replay_is_denied_even_after_a_restart(demo_dir, tmp_path):
 
 
 def test_no_temperature_asks_the_guard(demo_dir, tmp_path):
-    clock = FakeClock()
+    clock = demo_clock()
     controller, store, _ = make_controller(demo_dir, tmp_path / "cp.db", clock, temps=())
     record = controller.handle_scan(Scan(green_pass(demo_dir, clock), 0.0, 1.0))
     assert (record.decision, record.reasons) == ("check", ("temperature_missing",))
     assert record.temperature_c is None
+
+
+def test_a_clock_set_back_cannot_revive_an_expired_pass(demo_dir, tmp_path):
+    clock = FakeClock(now=time.time() - 86400)   # RTC battery dead: a day behind
+    controller, store, gate = make_controller(demo_dir, tmp_path / "cp.db", clock)
+    record = controller.handle_scan(Scan(green_pass(demo_dir, clock), 0.0, 1.0))
+    assert (record.decision, record.reasons) == ("deny", ("pass_expired",))
+    assert not gate.events
+
+
+def test_pushed_policy_takes_effect_and_rollback_is_refused(demo_dir, tmp_path):
+    import base64
+    import json
+    import shutil
+
+    from models.bundle import sign_bundle
+    from models.keys import load_private_key
+    from models.timefmt import rfc3339
+
+    own = tmp_path / "device"
+    shutil.copytree(demo_dir, own)
+    clock = demo_clock()
+    controller, store, _ = make_controller(own, tmp_path / "cp.db", clock)
+    root = load_private_key((own / "demo" / "root-key.pem").read_bytes())
+
+    def policy_bundle(version: int, colors: list[str]) -> bytes:
+        payload = {"version": version, "issued": rfc3339(clock.now()),
+                   "next_update": rfc3339(clock.now() + 86400), "allow_colors": colors,
+                   "require_synced_clock": False}
+        return json.dumps(sign_bundle("policy", payload, root)).encode()
+
+    controller.apply_bundle(policy_bundle(2, ["green", "yellow"]))
+    record = controller.handle_scan(Scan(green_pass(own, clock, "yellow"), 0.0, 1.0))
+    assert record.decision == "pass"
+    controller.apply_bundle(policy_bundle(1, ["green"]))          # an older one: refused
+    assert controller.trust.policy.allow_colors == ("green", "yellow")
+    on_disk = json.loads((own / "demo" / "policy.json").read_text())
+    assert json.loads(base64.b64decode(on_disk["payload"]))["version"] == 2   # persisted

@@ -67,7 +67,8 @@ def test_protected_kid_wins_over_unprotected():
 @pytest.mark.parametrize(("text", "reason"), [
     ("", "unknown_format"),
     ("https://example.org/pass", "unknown_format"),
-    ("HC1:6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N", "unknown_format"),
+    ("HC1:6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N", "malformed"),
+    ("HC2:6BFOXN%TS3DH0YOJ58S", "unknown_format"),
     ("CP1:", "malformed"),
     ("CP1:not base45!", "malformed"),
     ("CP1:" + ind.base45(b"not zlib"), "malformed"),
@@ -203,3 +204,15 @@ def test_arbitrary_cbor_inside_a_valid_envelope_never_raises(value):
     cose = ind.cose_sign1(ISSUER, cbor2.dumps(value))
     verdict = verify_pass(ind.qr_text(cose), TRUST, NOW)
     assert (verdict.reasons, verdict.format) == (("malformed",), "CP1")
+
+
+def test_der_encoded_signature_is_refused():
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    payload = cbor2.dumps(ind.claims(**fresh()))
+    protected = cbor2.dumps({1: -7, 4: ind.kid(ISSUER.public_key())})
+    signed = cbor2.dumps(["Signature1", protected, b"", payload])
+    der = ISSUER.sign(signed, ec.ECDSA(hashes.SHA256()))
+    message = cbor2.CBORTag(18, [protected, {}, payload, der])
+    assert reasons(ind.qr_text(cbor2.dumps(message))) == ("bad_signature",)

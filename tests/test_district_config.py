@@ -20,14 +20,14 @@ def test_shipped_config_loads_with_the_store_beside_it():
 
 
 def test_every_mistake_is_named(tmp_path):
-    text = ('[mqtt]\nurl = "http://x"\nport = 1\n[store]\nurl = "postgresql://db"\n'
+    text = ('[mqtt]\nurl = "http://x"\nport = 1\n[store]\nurl = "mysql://db"\n'
             '[extra]\n')
     with pytest.raises(DistrictConfigError) as caught:
         parse_district_config(text, tmp_path / "district.toml")
     errors = "\n".join(caught.value.errors)
     assert "[mqtt] url = 'http://x'" in errors
     assert "[mqtt] port: unknown key" in errors
-    assert "PostgreSQL is not supported yet" in errors
+    assert "[store] url = 'mysql://db'" in errors and "postgresql://" in errors
     assert "[extra]: unknown table" in errors
 
 
@@ -35,6 +35,13 @@ def test_absolute_sqlite_path(tmp_path):
     config = parse_district_config(f'[store]\nurl = "sqlite:///{tmp_path}/d.db"\n',
                                    tmp_path / "conf" / "district.toml")
     assert config.db_path == tmp_path / "d.db"
+    assert config.store_url == f"sqlite:///{tmp_path}/d.db"
+
+
+def test_postgresql_store_url_is_kept_as_given(tmp_path):
+    url = "postgresql://district@db.example:5432/checkpoint"
+    config = parse_district_config(f'[store]\nurl = "{url}"\n', tmp_path / "district.toml")
+    assert config.store_url == url and config.db_path is None
 
 
 def test_cli_refuses_a_bad_config_with_exit_2(tmp_path, capsys):

@@ -86,8 +86,7 @@ def test_user_mistakes_exit_2_without_traceback(demo_dir, tmp_path):
     broken.write_text(text.replace('gate = "east-1"', 'gate = "east-1"\ngaet = 2'))
     missing_trust = tmp_path / "missing.toml"
     missing_trust.write_text(text.replace('"demo/trustlist.json"', '"nowhere.json"')
-                             .replace('roots = ["demo/root-pub.pem"]',
-                                      f'roots = ["{demo_dir}/demo/root-pub.pem"]'))
+                             .replace('"demo/', f'"{demo_dir}/demo/'))
     no_camera = demo_dir / "no-camera.toml"
     no_camera.write_text(text.replace('"sim://demo-scenario.toml"', '"file:///no/such.mp4"'))
     cases = [(broken, "gaet"), (missing_trust, "nowhere.json"), (no_camera, "/no/such.mp4")]

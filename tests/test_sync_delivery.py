@@ -1,11 +1,14 @@
 """Delivery to the district through a real Mosquitto: nothing lost, nothing doubled.
 
-Device store, sync worker, broker and receiver are all real; faults are real too
-(SIGKILL of the broker, a receiver whose acks the broker refuses).
+Device store, sync worker, broker and receiver are all real, and so are the faults: the
+broker SIGKILLed and restarted, the device process SIGKILLed, a receiver whose acks are
+lost after its commit, a broker refusing a publish, the network cut or left half-open.
+Each fault test ends by checking that the district holds exactly the device's records.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -20,17 +23,19 @@ import pytest
 
 from district.receiver import Receiver
 from district.storage import DistrictStore
+from drivers.clock import SystemClock
 from edge.cli.main import main
 from edge.store import Store
-from edge.sync import Sync
+from edge.sync import Sync, Timing
 from models.ids import uuid7
 from tests.mqtt_broker import Broker
-from tests.sync_device import DEVICE, decide, start_sync
+from tests.sync_device import DEVICE, FAST, decide, start_sync
+from tests.tcp_proxy import BLACKHOLE, CUT, FORWARD, Proxy
 
 STATUS_FIELDS = {
     "schema", "device", "online", "ts", "version", "boot_id", "uptime_s", "backlog",
     "oldest_unsynced", "camera", "thermal", "gate", "clock_synced", "disk_free_mb",
-    "trustlist_version", "revocations_version", "policy_version"}
+    "trustlist_version", "revocations_version", "policy_version", "alarm"}
 
 
 def wait_for(condition, what: str, timeout: float = 15.0) -> None:
@@ -327,3 +332,120 @@ def test_device_killed_at_random_moments_and_restarted(tmp_path, broker):
     print(f"device SIGKILLs={len(moments)} device={total} district={len(rows)} "
           f"lost={total - len(rows)} duplicated={len(rows) - len({r['id'] for r in rows})} "
           f"redelivered={storage.duplicates}")
+
+
+def test_status_retained_on_connect_and_repeated(tmp_path, broker, device):
+    timing = Timing(status_every_s=0.2, reconnect_min_s=0.1, reconnect_max_s=0.5)
+    sync = Sync(broker.url, device=DEVICE, store_path=device.path, clock=SystemClock(),
+                timing=timing, health=lambda: {"camera": "ok", "policy_version": 7})
+    decide(device, 3)
+    seen: list = []
+    sync.start()
+    watcher = None
+    try:
+        wait_for(lambda: sync.connected, "the device online")
+        # A late subscriber still learns the device's state: the status is retained.
+        watcher = raw_client(broker, f"cp/v1/{DEVICE}/status", seen)
+        wait_for(lambda: len(seen) >= 3, "three status messages")
+    finally:
+        sync.stop()
+        if watcher:
+            watcher.disconnect()
+    statuses = [json.loads(payload) for _, _, payload in seen]
+    assert set(statuses[0]) == STATUS_FIELDS and statuses[0]["online"] is True
+    assert statuses[0]["camera"] == "ok" and statuses[0]["thermal"] == "unknown"
+    assert statuses[0]["policy_version"] == 7 and statuses[0]["trustlist_version"] is None
+    assert statuses[0]["alarm"] is None
+    first_ts = next(device.records())["ts"]
+    assert all(s["backlog"] == 3 and s["oldest_unsynced"] == first_ts for s in statuses)
+    assert [s["ts"] for s in statuses] == sorted(s["ts"] for s in statuses)
+    assert len({s["boot_id"] for s in statuses}) == 1
+
+
+def test_network_cut_and_half_open_connection(tmp_path, broker, device):
+    receiver, storage = start_receiver(broker.url, tmp_path / "district.db")
+    proxy = Proxy(broker.port)      # between the device and the broker only
+    sync = Sync(proxy.url, device=DEVICE, store_path=device.path, clock=SystemClock(),
+                timing=dataclasses.replace(FAST, keepalive_s=1))
+    sync.start()
+    try:
+        for fault in (CUT, BLACKHOLE):
+            decide(device, 50)
+            sync.notify()
+            wait_for(lambda: device.backlog()[0] == 0, "delivery before the fault")
+            wait_for(lambda: _registry(tmp_path / "district.db").get("online") is True,
+                     "the device online")
+            proxy.mode = fault
+            decide(device, 50)
+            sync.notify()
+            wait_for(lambda: not sync.connected, f"the device to notice the {fault}")
+            wait_for(lambda: _registry(tmp_path / "district.db").get("online") is False,
+                     f"the broker to notice the {fault} (last will)")
+            assert device.backlog()[0] == 50
+            proxy.mode = FORWARD
+            wait_for(lambda: device.backlog()[0] == 0, f"delivery after the {fault}")
+    finally:
+        sync.stop()
+        proxy.close()
+        receiver.stop()
+        storage.close()
+    assert_exactly_once(device, district_rows(tmp_path / "district.db"))
+
+
+def test_alarm_is_published_at_once(tmp_path, broker, device):
+    health = {"alarm": None}
+    sync = Sync(broker.url, device=DEVICE, store_path=device.path, clock=SystemClock(),
+                timing=FAST, health=lambda: dict(health))
+    seen: list = []
+    sync.start()
+    watcher = None
+    try:
+        wait_for(lambda: sync.connected, "the device online")
+        watcher = raw_client(broker, f"cp/v1/{DEVICE}/status", seen)
+        wait_for(lambda: len(seen) == 1, "the retained status")
+        health["alarm"] = "disk_full"   # as the controller's store reports a failed commit
+        sync.notify()
+        wait_for(lambda: len(seen) == 2, "a status carrying the alarm", timeout=5)
+    finally:
+        sync.stop()
+        if watcher:
+            watcher.disconnect()
+    first, second = (json.loads(payload) for _, _, payload in seen[:2])
+    assert (first["alarm"], second["alarm"]) == (None, "disk_full")
+    assert isinstance(second["disk_free_mb"], int)
+
+
+def test_receivers_killed_at_random_moments_and_restarted(tmp_path, broker, device):
+    config = tmp_path / "district.toml"
+    config.write_text(f'[mqtt]\nurl = "{broker.url}"\n[store]\nurl = "sqlite:///district.db"\n')
+    command = [sys.executable, "-m", "edge.cli.main", "district", "serve", "--config",
+               str(config)]
+    # Two workers share the subscription; SIGKILL lands wherever it lands, including
+    # between a commit and its ack.
+    workers = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(2)]
+    sync = start_sync(broker.url, device)
+    total, rng, kills = 600, random.Random(7), 0
+    producer_store = Store(device.path)
+    producer = threading.Thread(target=_produce, args=(producer_store, sync, total))
+    try:
+        producer.start()
+        while producer.is_alive() or kills < 4:
+            time.sleep(rng.uniform(0.2, 0.8))
+            victim = kills % 2
+            workers[victim].kill()
+            workers[victim].wait(timeout=5)
+            workers[victim] = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+            kills += 1
+        producer.join(timeout=30)
+        wait_for(lambda: device.backlog()[0] == 0, "the backlog drained", timeout=60)
+    finally:
+        sync.stop()
+        for worker in workers:
+            worker.kill()
+            worker.wait(timeout=5)
+        producer_store.close()
+    rows = district_rows(tmp_path / "district.db")
+    assert device.count() == total
+    assert_exactly_once(device, rows)
+    print(f"receiver SIGKILLs={kills} device={total} district={len(rows)} "
+          f"lost={total - len(rows)} duplicated={len(rows) - len({r['id'] for r in rows})}")

@@ -1,12 +1,14 @@
-"""The screening estimate the controller gets: fresh skin-range readings only, never invented."""
+"""The measurement the controller gets: screened, fresh, waited for within bounds, logged."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from drivers.base import ThermalReading, ThermalSensor
 from drivers.clock import FakeClock
 from edge.thermal import ThermalMonitor
+from models.policy import Policy
 
 
 class IdleSensor(ThermalSensor):
@@ -18,58 +20,55 @@ class IdleSensor(ThermalSensor):
         return None
 
 
-def reading(clock: FakeClock, celsius: float) -> ThermalReading:
-    return ThermalReading(celsius, 24.0, clock.monotonic(), "gy-mcu90614")
-
-
-def monitor_with(clock: FakeClock, temps: list[float], offset: float = 0.0) -> ThermalMonitor:
-    monitor = ThermalMonitor(IdleSensor(), clock=clock, offset_c=offset)
-    for celsius in temps:
-        monitor.add(reading(clock, celsius))
+def feed(monitor: ThermalMonitor, clock: FakeClock, celsius: float, seconds: float) -> None:
+    for _ in range(round(seconds / 0.08)):
         clock.advance(0.08)
-    return monitor
+        monitor.add(ThermalReading(celsius, 24.0, clock.monotonic(), "gy-mcu90614"))
 
 
-def test_median_of_recent_skin_readings():
-    clock = FakeClock()
-    result = monitor_with(clock, [24.1, 24.0, 36.4, 36.6, 36.5, 39.9, 36.5]).measurement()
-    assert result.state == "ok"
-    assert result.temperature_c == 36.5
-    assert 0 < result.age_s < 0.1
-
-
-def test_background_only_is_missing_not_a_normal_value():
-    clock = FakeClock()
-    result = monitor_with(clock, [24.0] * 10).measurement()
-    assert (result.state, result.temperature_c) == ("missing", None)
-
-
-def test_old_readings_do_not_count():
-    clock = FakeClock()
-    monitor = monitor_with(clock, [36.5] * 5)
-    clock.advance(1.5)
-    assert monitor.measurement().state == "missing"
-
-
-def test_silence_is_a_sensor_fault():
-    clock = FakeClock()
-    monitor = monitor_with(clock, [36.5] * 5)
-    clock.advance(3.5)
-    assert monitor.measurement().state == "sensor_fault"
-
-
-def test_calibration_offset_applies_before_the_range_check():
-    clock = FakeClock()
-    result = monitor_with(clock, [33.6, 33.8, 33.7], offset=1.0).measurement()
-    assert (result.state, result.temperature_c) == ("ok", 34.7)
-
-
-def test_wait_returns_once_readings_arrive():
+def test_steady_readings_give_the_estimate():
     clock = FakeClock()
     monitor = ThermalMonitor(IdleSensor(), clock=clock)
-    feeder = threading.Thread(target=lambda: [monitor.add(reading(clock, 38.2))
-                                              for _ in range(3)])
+    feed(monitor, clock, 36.5, 2.0)
+    result = monitor.measurement()
+    assert (result.state, result.temperature_c) == ("ok", 36.5)
+
+
+def test_offset_from_config_applies():
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock, offset_c=0.7)
+    feed(monitor, clock, 35.8, 2.0)
+    assert monitor.measurement().temperature_c == 36.5
+
+
+def test_the_policy_threshold_decides_the_re_measure():
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock)
+    feed(monitor, clock, 24.0, 1.2)
+    feed(monitor, clock, 37.1, 1.1)
+    assert monitor.measurement(Policy(fever_threshold_c=37.3)).state == "retry"
+    assert monitor.measurement(Policy(fever_threshold_c=38.0)).state == "ok"
+
+
+def test_silence_is_a_sensor_fault_and_the_wait_is_bounded():
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock)
+    feed(monitor, clock, 36.5, 2.0)
+    clock.advance(2.5)
+    assert monitor.wait_measurement(timeout=0.05).state == "sensor_fault"
+    assert monitor.wait_measurement(timeout=0.0).temperature_c is None
+
+
+def test_wait_returns_once_a_window_is_ready_and_logs_it(caplog):
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock)
+    feed(monitor, clock, 24.0, 1.2)
+    feeder = threading.Thread(target=feed, args=(monitor, clock, 38.2, 1.2))
+    caplog.set_level(logging.INFO, logger="checkpoint")
     feeder.start()
     result = monitor.wait_measurement(timeout=5.0)
     feeder.join()
-    assert (result.state, result.temperature_c) == ("ok", 38.2)
+    assert (result.state, result.temperature_c, result.fever) == ("ok", 38.2, True)
+    line = caplog.messages[-1]
+    assert line.startswith("event=screening state=ok temperature_c=38.2")
+    assert "kind=screening_estimate" in line

@@ -100,11 +100,13 @@ def test_autodetect_finds_115200():
         assert simulator.garbled_frames >= 1
 
 
-def test_wrong_fixed_baud_reads_only_noise_never_frames():
+def test_configured_baud_is_tried_first_then_the_usual_ones():
     with ThermalSimulator(profile="normal", baud=115200) as simulator, \
             SerialThermal(simulator.port, baud=9600, clock=SystemClock()) as sensor:
-        assert sensor.read(timeout=1.2) is None
+        assert sensor.read(timeout=0.8) is None      # 9600 first: noise only
         assert sensor.stats()["discarded_bytes"] > 0 and sensor.baud == 9600
+        assert all(36.3 <= v <= 36.9 for v in readings(sensor, 2, timeout=4.0))
+        assert sensor.locked_baud == 115200
 
 
 def test_sensor_in_query_mode_is_told_to_stream():
@@ -145,7 +147,10 @@ def test_unplugged_port_is_reopened(tmp_path):
 @pytest.mark.parametrize("url, message", [
     ("serial:///dev/ttyUSB0?parity=N", "unknown option(s) parity; allowed: protocol, baud"),
     ("serial:///dev/ttyUSB0?baud=fast", "baud='fast'; allowed: auto"),
-    ("serial:///dev/ttyUSB0?protocol=gy-mcu90640", "allowed: gy-mcu90614"),
+    ("serial:///dev/ttyUSB0?protocol=mlx", "allowed: gy-mcu90614, gy-mcu90615, gy-mcu90640, "
+                                           "ascii"),
+    ("sim://?rate=3", "rate='3'; allowed with protocol gy-mcu90640: 0.5, 1, 2, 4, 8"),
+    ("sim://?protocol=gy-mcu90640&baud=9601", "baud 9601 is not supported"),
     ("serial://", "no device path"),
     ("serial:///dev/no-such-tty", "cannot open serial port /dev/no-such-tty"),
     ("sim://?profile=sunny", "profile 'sunny' is not supported"),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.cli.common import UsageError
+from edge.verify_bench import measure_verify, show_verify
 
 BENCH_SIZES = ((640, 480), (1280, 720))
 BENCH_DECODERS = ("auto", "zbar")     # ours, then the baseline the ratio compares against
@@ -139,4 +140,18 @@ def show_latency(figures: dict) -> None:
 SECTIONS: list[Section] = [
     Section("decode", measure=lambda args: measure_decode(args.frames), show=show_decode),
     Section("latency", measure=measure_latency, show=show_latency),
+    Section("verify", measure=lambda args: measure_verify(), show=show_verify),
+    Section("thermal", measure=lambda args: measure_thermal(), show=lambda f: show_thermal(f)),
 ]
+
+
+def measure_thermal() -> dict:
+    from edge.thermal_bench import measure
+
+    return measure()
+
+
+def show_thermal(figures: dict) -> None:
+    from edge.thermal_bench import show
+
+    show(figures)

@@ -34,11 +34,10 @@ def load_or_explain(path: Path):
 
 def check_config(args) -> int:
     config = load_or_explain(args.config)
-    from edge.trust import TrustError, load_trust
+    from edge.trust import TrustError, load_configured_trust
 
-    trust = config.trust
     try:
-        load_trust(trust.roots, trust.trustlist, trust.revocations, trust.policy)
+        load_configured_trust(config.trust)
     except TrustError as exc:
         raise UsageError(str(exc)) from None
     print(f"config {config.path}: ok")

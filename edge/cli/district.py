@@ -1,4 +1,4 @@
-"""`checkpoint district serve|records`: the reference district receiver and its export.
+"""`checkpoint district serve|records|trace|publish`: the reference district side.
 
 The one place in edge/ that reaches the district side; it imports `district` only
 inside the handlers, so the device's commands never load it.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 import signal
 import sys
 import threading
@@ -23,12 +24,32 @@ def register(subparsers) -> None:
     commands = parser.add_subparsers(dest="district_command", metavar="ACTION")
     commands.required = True
     serve_parser = commands.add_parser("serve", help="receive and acknowledge device records")
-    serve_parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     serve_parser.set_defaults(func=serve)
     records_parser = commands.add_parser("records", help="export the records the district holds")
-    records_parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     records_parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     records_parser.set_defaults(func=export)
+    trace_parser = commands.add_parser(
+        "trace", help="where and when a subject passed, and who else was at that gate")
+    trace_parser.add_argument("subject", metavar="SUBJECT", help="subject id (hex)")
+    trace_parser.add_argument("--since", metavar="T", help="RFC 3339 time or date")
+    trace_parser.add_argument("--until", metavar="T", help="RFC 3339 time or date")
+    trace_parser.add_argument("--window", type=float, default=15.0, metavar="M",
+                              help="minutes either side of a visit (default 15)")
+    trace_parser.set_defaults(func=trace)
+    publish_parser = commands.add_parser(
+        "publish", help="push a signed bundle to the devices, retained")
+    publish_parser.add_argument("--kind", required=True,
+                                choices=("trustlist", "revocations", "policy", "roster"))
+    publish_parser.add_argument("--file", type=Path, required=True, metavar="F",
+                                help="bundle made by `checkpoint bundle sign`")
+    publish_parser.add_argument("--device", metavar="ID",
+                                help="to this device's config topic (needed for policy, roster)")
+    publish_parser.add_argument("--root", type=Path, metavar="PEM",
+                                help="root public key to check the bundle with "
+                                     "(default: [signing] root_key)")
+    publish_parser.set_defaults(func=publish)
+    for command in (serve_parser, records_parser, trace_parser, publish_parser):
+        command.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
 
 
 def _load(path: Path):
@@ -44,11 +65,15 @@ def _load(path: Path):
         raise UsageError(f"config {exc.path}: {len(exc.errors)} errors") from None
 
 
-def _open_store(path: Path):
-    from district.storage import DistrictStore, DistrictStoreError
+def _open_store(config, reader: str | None = None):
+    """The configured store; a `reader` command refuses to create an empty SQLite file."""
+    from district.backends import open_store
+    from district.sqlstore import DistrictStoreError
 
+    if reader and config.db_path is not None and not config.db_path.exists():
+        raise UsageError(f"{reader}: no store at {config.db_path}")
     try:
-        return DistrictStore(path)
+        return open_store(config.store_url)
     except DistrictStoreError as exc:
         raise UsageError(str(exc)) from None
 
@@ -62,23 +87,22 @@ def serve(args) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with _open_store(config.db_path) as storage:
+    with _open_store(config) as storage:
         receiver = Receiver(config.mqtt_url, storage, root=config.root, tls=config.tls)
         receiver.start()
         logging.getLogger("checkpoint.district").info(
-            "event=serving broker=%s store=%s", config.mqtt_url, config.db_path)
+            "event=serving broker=%s store=%s", config.mqtt_url,
+            config.db_path or config.store_url.split("@")[-1])
         stop.wait()
         receiver.stop()
     return 0
 
 
 def export(args) -> int:
-    from district.storage import FIELDS
+    from district.sqlstore import FIELDS
 
     config = _load(args.config)
-    if not config.db_path.exists():
-        raise UsageError(f"district records: no store at {config.db_path}")
-    with _open_store(config.db_path) as storage:
+    with _open_store(config, "district records") as storage:
         rows = storage.records()
         if args.format == "jsonl":
             for row in rows:
@@ -90,3 +114,73 @@ def export(args) -> int:
             for row in rows:
                 writer.writerow({**row, "reasons": ";".join(row["reasons"])})
     return 0
+
+
+def trace(args) -> int:
+    """One JSON line per contact; exit 1 when the subject never passed in that time."""
+    from district.trace import trace as trace_subject
+
+    subject = args.subject.lower()
+    if not re.fullmatch(r"[0-9a-f]+", subject):
+        raise UsageError(f"district trace: subject {args.subject!r} is not hex")
+    if args.window < 0:
+        raise UsageError("district trace: --window must be 0 or more minutes")
+    since, until = _time(args.since, "--since"), _time(args.until, "--until")
+    config = _load(args.config)
+    found = 0
+    with _open_store(config, "district trace") as storage:
+        for line in trace_subject(storage, subject, since_s=since, until_s=until,
+                                  window_s=args.window * 60):
+            emit(line)
+            found += 1
+    return 0 if found else 1
+
+
+def _time(text: str | None, option: str) -> float | None:
+    from models.timefmt import parse_rfc3339
+
+    if text is None:
+        return None
+    try:
+        return parse_rfc3339(text)
+    except ValueError as exc:
+        raise UsageError(f"district trace {option}: {exc}") from None
+
+
+def publish(args) -> int:
+    from district.publish import PublishError, bundle_topic, publish_retained
+    from models.bundle import BundleError, open_bundle
+
+    config = _load(args.config)
+    try:
+        envelope = args.file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"district publish: cannot read {args.file}: {exc.strerror}") from None
+    try:
+        bundle = open_bundle(envelope, _roots(args, config), expect_kind=args.kind)
+        topic = bundle_topic(config.root, args.kind, args.device)
+    except (BundleError, ValueError) as exc:
+        raise UsageError(f"district publish: {exc}") from None
+    try:
+        publish_retained(config.mqtt_url, config.tls, topic, envelope)
+    except PublishError as exc:
+        print(f"district publish: {exc}", file=sys.stderr)
+        return 1
+    emit({"topic": topic, "kind": bundle.kind, "version": bundle.version,
+          "bytes": len(envelope)})
+    return 0
+
+
+def _roots(args, config) -> dict:
+    """{kid: public key} of the root that must have signed the bundle."""
+    from models.keys import kid_of, load_public_key
+
+    path = args.root or config.signing.get("root_key")
+    if path is None:
+        raise UsageError("district publish: give --root PEM or set [signing] root_key, "
+                         "so the bundle's signature is checked before devices get it")
+    try:
+        key = load_public_key(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"district publish: root key {path}: {exc}") from None
+    return {kid_of(key): key}

@@ -21,6 +21,7 @@ GROUPS = (
     "edge.cli.passes",
     "edge.cli.records",
     "edge.cli.thermal",
+    "edge.cli.calibrate",
     "edge.cli.bench",
     "edge.cli.district",
 )

@@ -26,6 +26,17 @@ def register(subparsers) -> None:
     new = key_commands.add_parser("new", help="new ES256 key pair: DIR/key.pem, DIR/pub.pem")
     new.add_argument("--out", type=Path, required=True, metavar="DIR")
     new.set_defaults(func=keys_new)
+    rotate = key_commands.add_parser(
+        "rotate", help="new issuer key in a trust list payload; the old one ends after an "
+                       "overlap (then: bundle sign)")
+    rotate.add_argument("--trustlist", type=Path, required=True, metavar="JSON",
+                        help="trust list payload, rewritten in place with the next version")
+    rotate.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="where the new key pair goes: DIR/key.pem, DIR/pub.pem")
+    rotate.add_argument("--iss", default=DEFAULT_ISSUER, metavar="ID")
+    rotate.add_argument("--overlap", type=float, default=48.0, metavar="HOURS",
+                        help="how long the old key stays valid (default 48)")
+    rotate.set_defaults(func=keys_rotate)
 
     issue = subparsers.add_parser("issue", help="issue a CP1 health pass (prints the QR text)")
     issue.add_argument("--key", type=Path, required=True, metavar="PEM")
@@ -87,25 +98,75 @@ def _time(text: str | float | int, what: str) -> float:
         raise UsageError(f"{what}: {exc}") from None
 
 
-def keys_new(args) -> int:
-    from models.keys import new_private_key, private_pem, public_pem
-
-    out: Path = args.out
+def _key_targets(out: Path, command: str) -> tuple[Path, Path]:
+    """DIR/key.pem and DIR/pub.pem, refused when either exists (never overwritten)."""
     targets = (out / "key.pem", out / "pub.pem")
     existing = [str(p) for p in targets if p.exists()]
     if existing:
-        raise UsageError(f"keys new: {', '.join(existing)} already exists; not overwritten")
-    key = new_private_key()
+        raise UsageError(f"{command}: {', '.join(existing)} already exists; not overwritten")
+    return targets
+
+
+def _save_key_pair(key, targets: tuple[Path, Path], command: str) -> None:
+    from models.keys import private_pem, public_pem
+
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        targets[0].parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(targets[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(private_pem(key))
         targets[1].write_bytes(public_pem(key.public_key()))
     except OSError as exc:
-        raise UsageError(f"keys new {out}: {exc.strerror}") from None
+        raise UsageError(f"{command} {targets[0].parent}: {exc.strerror}") from None
+
+
+def keys_new(args) -> int:
+    from models.keys import new_private_key
+
+    targets = _key_targets(args.out, "keys new")
+    _save_key_pair(new_private_key(), targets, "keys new")
     emit({"key": str(targets[0]), "pub": str(targets[1])})
     return 0
+
+
+def keys_rotate(args) -> int:
+    from models.keys import kid_b64, kid_of, new_private_key
+    from models.rotation import rotate_trustlist
+    from models.timefmt import rfc3339
+
+    if args.overlap < 0:
+        raise UsageError("--overlap must be zero or more hours")
+    targets = _key_targets(args.out, "keys rotate")
+    payload = _json_object(args.trustlist)
+    key, now = new_private_key(), time.time()
+    try:
+        rotated, retired = rotate_trustlist(payload, key.public_key(), iss=args.iss, now=now,
+                                            overlap_s=args.overlap * 3600)
+    except ValueError as exc:
+        raise UsageError(f"--trustlist {args.trustlist}: {exc}") from None
+    _save_key_pair(key, targets, "keys rotate")
+    _write_json(args.trustlist, rotated)
+    emit({"key": str(targets[0]), "pub": str(targets[1]),
+          "kid": kid_b64(kid_of(key.public_key())), "retiring": retired,
+          "retire_at": rfc3339(now + args.overlap * 3600), "version": rotated["version"]})
+    return 0
+
+
+def _json_object(path: Path) -> dict:
+    try:
+        payload = json.loads(_read(path, "payload"))
+    except ValueError as exc:
+        raise UsageError(f"payload {path}: not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise UsageError(f"payload {path}: expected a JSON object")
+    return payload
+
+
+def _write_json(path: Path, value: dict) -> None:
+    try:
+        path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror}") from None
 
 
 def _subject(text: str | None) -> bytes:
@@ -149,12 +210,7 @@ def bundle_sign(args) -> int:
     from models.bundle import BundleError, sign_bundle
 
     key = _private_key(args.key)
-    try:
-        payload = json.loads(_read(args.source, "payload"))
-    except ValueError as exc:
-        raise UsageError(f"payload {args.source}: not JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise UsageError(f"payload {args.source}: expected a JSON object")
+    payload = _json_object(args.source)
     try:
         envelope = sign_bundle(args.kind, payload, key)
     except BundleError as exc:
@@ -167,23 +223,20 @@ def bundle_sign(args) -> int:
 
 
 def _trust(args):
-    from edge.trust import TrustError, load_trust
+    from edge.trust import TrustError, load_configured_trust, load_trust
 
     if args.trust or args.root:
         if args.config:
             raise UsageError("give either --config or --trust/--root, not both")
         if not (args.trust and args.root):
             raise UsageError("--trust B needs --root PEM (and --root needs --trust)")
-        paths = (args.root, args.trust, args.revocations, args.policy)
-    else:
-        if args.revocations or args.policy:
-            raise UsageError("--revocations and --policy go with --trust and --root")
-        from edge.cli.config import load_or_explain
-
-        trust = load_or_explain(args.config or DEFAULT_CONFIG).trust
-        paths = (trust.roots, trust.trustlist, trust.revocations, trust.policy)
+    elif args.revocations or args.policy:
+        raise UsageError("--revocations and --policy go with --trust and --root")
     try:
-        return load_trust(*paths)
+        if args.trust:
+            return load_trust(args.root, args.trust, args.revocations, args.policy)
+        from edge.cli.config import load_or_explain
+        return load_configured_trust(load_or_explain(args.config or DEFAULT_CONFIG).trust)
     except TrustError as exc:
         raise UsageError(str(exc)) from None
 

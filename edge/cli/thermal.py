@@ -9,6 +9,7 @@ from urllib.parse import quote
 from edge.cli.common import UsageError, emit
 
 DEFAULT_PROTOCOL = "gy-mcu90614"
+PROTOCOLS = ("gy-mcu90614", "gy-mcu90615", "gy-mcu90640", "ascii")
 
 
 def register(subparsers) -> None:
@@ -18,7 +19,8 @@ def register(subparsers) -> None:
     read = thermal_cmds.add_parser("read", help="print readings as JSON lines")
     read.add_argument("url", metavar="URL", help="serial:///dev/ttyUSB0?baud=auto, "
                       "sim://?profile=fever, or a device path")
-    read.add_argument("--protocol", metavar="P", help=f"sensor protocol ({DEFAULT_PROTOCOL})")
+    read.add_argument("--protocol", metavar="P", help=f"{', '.join(PROTOCOLS)} "
+                      f"(default {DEFAULT_PROTOCOL})")
     read.add_argument("--count", type=int, metavar="N", help="stop after N readings")
     read.add_argument("--timeout", type=float, default=5.0, metavar="S",
                       help="give up when no reading arrives for S seconds (default 5)")
@@ -28,12 +30,17 @@ def register(subparsers) -> None:
     sim_cmds = sim.add_subparsers(dest="sim_command", metavar="COMMAND")
     sim_cmds.required = True
     sensor = sim_cmds.add_parser("thermal", help="a simulated sensor on a new pty")
-    sensor.add_argument("--protocol", metavar="P", default=DEFAULT_PROTOCOL)
+    sensor.add_argument("--protocol", metavar="P", default=DEFAULT_PROTOCOL,
+                        help=f"{', '.join(PROTOCOLS)} (default {DEFAULT_PROTOCOL})")
     sensor.add_argument("--profile", metavar="NAME", default="normal",
                         help="normal, fever, walk, edge or fault")
-    sensor.add_argument("--baud", type=int, default=9600, help="9600 or 115200")
+    sensor.add_argument("--baud", type=int, help="line speed (default: the protocol's usual)")
+    sensor.add_argument("--rate", metavar="HZ", help="gy-mcu90640 frame rate: 0.5 1 2 4 8")
     sensor.add_argument("--faults", default="", metavar="LIST",
-                        help="comma-separated faults to inject, e.g. bit_flip,truncated")
+                        help="faults to inject every few frames, comma-separated: drop_byte, "
+                        "bit_flip, fake_header, truncated, banner, reading_5a, silence")
+    sensor.add_argument("--fault-every", type=int, default=5, metavar="N",
+                        help="one fault every N frames (default 5)")
     sensor.set_defaults(func=serve_simulator)
 
 
@@ -44,6 +51,15 @@ def sensor_url(url: str, protocol: str | None) -> str:
     if protocol:
         url += ("&" if "?" in url else "?") + "protocol=" + quote(protocol)
     return url
+
+
+def reading_line(reading, ts: str) -> dict:
+    """PROTOCOL section 7: an array sensor adds its hottest pixel, `max_c`."""
+    line = {"ts": ts, "protocol": reading.protocol, "object_c": round(reading.object_c, 2),
+            "ambient_c": None if reading.ambient_c is None else round(reading.ambient_c, 2)}
+    if reading.max_c is not None:
+        line["max_c"] = round(reading.max_c, 2)
+    return line
 
 
 def read_readings(args) -> int:
@@ -70,9 +86,7 @@ def read_readings(args) -> int:
                       file=sys.stderr)
                 return 1
             wall = clock.now() - (clock.monotonic() - reading.t_mono)
-            emit({"ts": rfc3339(wall), "protocol": reading.protocol,
-                  "object_c": round(reading.object_c, 2),
-                  "ambient_c": None if reading.ambient_c is None else round(reading.ambient_c, 2)})
+            emit(reading_line(reading, rfc3339(wall)))
             printed += 1
     return 0
 
@@ -81,19 +95,23 @@ def serve_simulator(args) -> int:
     from drivers.base import DriverError
     from drivers.thermal_sim import simulator_from_options
 
-    options = {"protocol": args.protocol, "profile": args.profile, "baud": str(args.baud),
-               "faults": args.faults}
+    options = {"protocol": args.protocol, "profile": args.profile, "faults": args.faults,
+               "fault_every": str(args.fault_every)}
+    options |= {"baud": str(args.baud)} if args.baud else {}
+    options |= {"rate": args.rate} if args.rate else {}
     try:
         simulator = simulator_from_options(options)
     except DriverError as exc:
         raise UsageError(str(exc)) from None
     with simulator:
         emit({"port": simulator.port, "protocol": args.protocol, "profile": args.profile,
-              "baud": args.baud})
-        print(f"simulated {args.protocol} sensor on {simulator.port}; try "
-              f"`checkpoint thermal read {simulator.port}`; Ctrl-C to stop", file=sys.stderr)
+              "baud": simulator.baud})
+        print(f"simulated {args.protocol} sensor on {simulator.port} at {simulator.baud} baud; "
+              f"try `checkpoint thermal read {simulator.port} --protocol {args.protocol}`; "
+              "Ctrl-C to stop", file=sys.stderr)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
             pass
+        print(f"stopped: {simulator.stats()}", file=sys.stderr)
     return 0

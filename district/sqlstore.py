@@ -1,0 +1,164 @@
+"""What every district store does, in SQL both SQLite and PostgreSQL accept.
+
+A batch is committed in one transaction and idempotently: a record already held (same
+id at the same device, store and seq) counts as accepted again, because its first ack
+may have been lost; a different record claiming a taken id or seq is a conflict.
+A backend supplies the connection: `_execute`, `_transaction`, `close`, and its
+placeholder; queries here are written with `?`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from district.validate import FIELD_TYPES, record_problem
+from models.timefmt import parse_rfc3339, rfc3339
+
+FIELDS = tuple(FIELD_TYPES)
+# Columns every backend creates; `ts_s` is `ts` as epoch seconds, for time windows.
+COLUMNS = ("device", "store", *FIELDS, "ts_s", "batch", "received")
+INSERT = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
+          f"VALUES ({', '.join('?' for _ in COLUMNS)}) ON CONFLICT DO NOTHING")
+
+
+class DistrictStoreError(Exception):
+    """The store cannot be opened; the message is meant for the user."""
+
+
+class SqlStore:
+    placeholder = "?"
+
+    def __init__(self) -> None:
+        self.duplicates = 0     # records received again and acked again, since opening
+
+    # -- supplied by the backend ------------------------------------------------------
+
+    def _execute(self, sql: str, params: tuple = ()):
+        raise NotImplementedError
+
+    def _transaction(self) -> contextlib.AbstractContextManager:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------------------
+
+    def _run(self, sql: str, params: tuple = ()):
+        return self._execute(sql.replace("?", self.placeholder), params)
+
+    def commit_batch(self, device: str, batch: dict) -> tuple[list[list[int]], list[dict]]:
+        """Store a batch's valid records; returns (accepted seq ranges, rejected records)."""
+        records = batch["records"]
+        problems = [record_problem(record) for record in records]
+        rows = [self._row(device, batch, record)
+                for record, problem in zip(records, problems, strict=True) if problem is None]
+        with self._transaction():
+            inserted = self._insert_rows(rows)
+            waiting = [row["seq"] for row in rows if (row["seq"], row["id"]) not in inserted]
+            held = self._held_ids(device, batch["store"], waiting) if waiting else {}
+        accepted: list[int] = []
+        rejected: list[dict] = []
+        for record, problem in zip(records, problems, strict=True):
+            if problem is None:
+                key = (record["seq"], record["id"])
+                if key not in inserted and held.get(record["seq"]) == record["id"]:
+                    self.duplicates += 1    # delivered before; its ack was lost
+                elif key not in inserted:
+                    problem = "conflict"
+            if problem:
+                seq = record.get("seq") if isinstance(record, dict) else None
+                rejected.append({"seq": seq, "reason": problem})
+            else:
+                accepted.append(record["seq"])
+        return seq_ranges(accepted), rejected
+
+    @staticmethod
+    def _row(device: str, batch: dict, record: dict) -> dict:
+        """The record as a row, keys in COLUMNS order whatever order the JSON had."""
+        full = {**record, "reasons": json.dumps(record["reasons"]), "device": device,
+                "store": batch["store"], "ts_s": parse_rfc3339(record["ts"]),
+                "batch": batch["batch"], "received": rfc3339(time.time())}
+        return {name: full[name] for name in COLUMNS}
+
+    def _insert_rows(self, rows: list[dict]) -> set[tuple[int, str]]:
+        """Insert what is not held yet; the (seq, id) of each row inserted now."""
+        inserted = set()
+        for row in rows:
+            if self._run(INSERT, tuple(row.values())).rowcount:
+                inserted.add((row["seq"], row["id"]))
+        return inserted
+
+    def _held_ids(self, device: str, store: str, seqs: list[int]) -> dict[int, str]:
+        """{seq: id} of the records already held at these seqs of one device's store."""
+        found = self._run("SELECT seq, id FROM records WHERE device = ? AND store = ? "
+                          f"AND seq IN ({', '.join('?' for _ in seqs)})",
+                          (device, store, *seqs)).fetchall()
+        return dict(found)
+
+    def record_status(self, device: str, status: dict) -> None:
+        """The device's latest status (or last will) in the registry."""
+        with self._transaction():
+            self._run("INSERT INTO devices VALUES (?, ?, ?, ?) ON CONFLICT (device) DO UPDATE "
+                      "SET online = excluded.online, status = excluded.status, "
+                      "last_seen = excluded.last_seen",
+                      (device, bool(status.get("online")), json.dumps(status),
+                       rfc3339(time.time())))
+
+    def devices(self) -> list[dict[str, Any]]:
+        rows = self._run("SELECT device, online, status, last_seen FROM devices "
+                         "ORDER BY device").fetchall()
+        return [{"device": d, "online": bool(o), "status": json.loads(s), "last_seen": seen}
+                for d, o, s, seen in rows]
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every stored record by device, store and seq: section 4 fields, device and store."""
+        for row in self._select("ORDER BY device, store, seq"):
+            del row["ts_s"]
+            yield row
+
+    def visits(self, subject: str, since_s: float | None = None,
+               until_s: float | None = None) -> list[dict[str, Any]]:
+        """A subject's records, oldest first, optionally within [since_s, until_s]."""
+        low = float("-inf") if since_s is None else since_s
+        high = float("inf") if until_s is None else until_s
+        return list(self._select("WHERE subject = ? AND ts_s >= ? AND ts_s <= ? "
+                                 "ORDER BY ts_s, device, seq", (subject, low, high)))
+
+    def at_gate(self, device: str, gate: str, start_s: float,
+                end_s: float) -> list[dict[str, Any]]:
+        """Every record of one device's gate between two times, oldest first."""
+        return list(self._select("WHERE device = ? AND gate = ? AND ts_s >= ? AND ts_s <= ? "
+                                 "ORDER BY ts_s, seq", (device, gate, start_s, end_s)))
+
+    def _select(self, where: str, params: tuple = ()) -> Iterator[dict[str, Any]]:
+        names = ("device", "store", *FIELDS, "ts_s")
+        for row in self._run(f"SELECT {', '.join(names)} FROM records {where}", params):
+            data = dict(zip(names, row, strict=True))
+            data["reasons"] = json.loads(data["reasons"])
+            data["clock_synced"] = bool(data["clock_synced"])
+            yield data
+
+    def count(self) -> int:
+        return self._run("SELECT COUNT(*) FROM records").fetchone()[0]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def seq_ranges(seqs: list[int]) -> list[list[int]]:
+    """[1, 2, 3, 5] -> [[1, 3], [5, 5]]."""
+    ranges: list[list[int]] = []
+    for seq in sorted(set(seqs)):
+        if ranges and seq == ranges[-1][1] + 1:
+            ranges[-1][1] = seq
+        else:
+            ranges.append([seq, seq])
+    return ranges

@@ -1,0 +1,308 @@
+"""Delivery benchmark: a device's backlog drained through a real Mosquitto, and ingest.
+
+    python scripts/bench_delivery.py [--records 100000] [--workers 1,2,4] [--devices 20]
+                                     [--stores sqlite,postgresql] [--batch-size 150]
+
+drain:  a device store holding N records (made through edge.store.Store) is delivered by
+        the real sync worker, in its own process, to one real receiver; records/s from
+        connect to the last ack, and that process's peak RSS (VmHWM).
+ingest: N records in full batches (or --batch-size 1: one decision a message, a gate in
+        steady state) of 20 devices, published as fast as the broker takes them,
+        committed by 1, 2, 4 receiver processes sharing the `$share` subscription and one
+        district store; records/s until the district holds all N.
+
+Each runs once per district store: SQLite (one file, WAL, busy_timeout, shared by the
+workers) and PostgreSQL (a server started here, fsync on, as in production). Prints one
+JSON line per measurement. Needs mosquitto; PostgreSQL only for `postgresql`. Roles
+`device` and `receiver` are this script run as a child.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from drivers.clock import SystemClock  # noqa: E402
+from edge.outbox import encode_batch  # noqa: E402
+from edge.store import Store  # noqa: E402
+from edge.sync import Sync, Timing  # noqa: E402
+from models.ids import uuid7  # noqa: E402
+from models.records import Record  # noqa: E402
+from models.timefmt import rfc3339  # noqa: E402
+
+# The district side, broker and PostgreSQL helpers are imported where used, so that the
+# device process (whose peak RSS is the figure) loads what an agent loads, nothing more.
+
+DEVICE = "bench-0001"
+TIMING = Timing(poll_s=0.5, ack_timeout_s=10.0)
+
+
+def make_record(n: int, now: float) -> Record:
+    """A realistic pass decision: every field a CP1 scan fills."""
+    return Record(id=uuid7(int(now * 1000) + n), ts=rfc3339(now + n / 1000), clock_synced=True,
+                  gate="east-1", decision="pass", pass_format="CP1", issuer="CN-BJ-110105",
+                  kid="a1b2c3d4e5f6a7b8", subject=f"{n:032x}", color="green",
+                  pass_exp=rfc3339(now + 86400), tested_at=rfc3339(now - 3600),
+                  temperature_c=36.5 + (n % 7) / 10)
+
+
+def fill_device_store(path: Path, count: int) -> None:
+    with Store(path) as store:
+        # Setup only: the backlog is the benchmark's input, not what it measures.
+        store._db.execute("PRAGMA synchronous=OFF")
+        now = time.time()
+        for n in range(count):
+            store.commit(make_record(n, now))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. Not getrusage's ru_maxrss: Linux carries that across exec,
+    so a child would report the parent's size at fork (here, all the encoded batches)."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines()
+                    if line.startswith("VmHWM:"))) / 1024
+
+
+# -- child roles --------------------------------------------------------------------
+
+def run_device(url: str, db: Path) -> None:
+    """Drain the store through the real sync worker; print seconds and peak RSS."""
+    rss_before = peak_rss_mb()
+    with Store(db) as store:
+        total = store.backlog()[0]
+        sync = Sync(url, device=DEVICE, store_path=db, clock=SystemClock(), timing=TIMING)
+        sync.start()
+        while not sync.connected:
+            time.sleep(0.01)
+        started = time.perf_counter()
+        sync.notify()
+        while store.backlog()[0]:
+            time.sleep(0.1)
+        seconds = time.perf_counter() - started
+        sync.stop()
+    print(json.dumps({"records": total, "seconds": round(seconds, 2),
+                      "rss_before_mb": round(rss_before, 1),
+                      "peak_rss_mb": round(peak_rss_mb(), 1)}), flush=True)
+
+
+def durable_pg():
+    """The tests' PostgreSQL server, but with fsync on: an ack means the row is on disk."""
+    from tests.pg_server import PgServer
+
+    class DurablePg(PgServer):
+        def start(self) -> None:
+            self._run("initdb", "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                      "-D", str(self.data))
+            self._run("pg_ctl", "-D", str(self.data), "-o",
+                      f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1",
+                      "-l", str(self.folder / "server.log"), "-w", "start")
+
+    return DurablePg()
+
+
+def run_receiver(url: str, store_url: str) -> None:
+    """Commit batches until SIGTERM; say `ready` once subscribed."""
+    from district.backends import open_store
+    from district.receiver import Receiver
+
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    with open_store(store_url) as storage:
+        receiver = Receiver(url, storage)
+        receiver.start()
+        while not receiver.connected:
+            time.sleep(0.01)
+        print("ready", flush=True)
+        done.wait()
+        receiver.stop()
+
+
+# -- the parent: broker, children, timing -------------------------------------------
+
+def child(role: str, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, "--role", role, *map(str, args)],
+                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+
+
+def start_receivers(url: str, store_url: str, count: int) -> list[subprocess.Popen]:
+    from district.backends import open_store
+
+    open_store(store_url).close()       # schema made once, not raced by the workers
+    workers = [child("receiver", url, store_url) for _ in range(count)]
+    for worker in workers:
+        if worker.stdout.readline().strip() != "ready":
+            raise RuntimeError("a receiver did not start")
+    return workers
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=10)
+
+
+def district_rows(store_url: str) -> int:
+    from district.backends import open_store
+
+    # No duplicate can be counted: the district's UNIQUE (id) and (device, store, seq)
+    # refuse them, so "all N rows" means none lost and none doubled.
+    with open_store(store_url) as storage:
+        return storage.count()
+
+
+def bench_drain(broker, folder: Path, count: int, kind: str, store_url: str) -> dict:
+    device_db = folder / f"device-{kind}.db"
+    fill_device_store(device_db, count)
+    workers = start_receivers(broker.url, store_url, 1)
+    try:
+        device = child("device", broker.url, device_db)
+        result = json.loads(device.stdout.readline())
+        device.wait(timeout=30)
+    finally:
+        stop_all(workers)
+    rows = district_rows(store_url)
+    return {"bench": "drain", "store": kind, **result,
+            "records_per_s": round(result["records"] / result["seconds"]),
+            "district_rows": rows, "lost": count - rows}
+
+
+def encoded_batches(count: int, devices: int, size: int) -> list[tuple[str, object]]:
+    """The batches devices would send: `count` records over `devices`, `size` a batch.
+
+    150 records of this kind make about 64 KiB of JSON, a full batch (a backlog); one
+    record a batch is a device at the gate in steady state, each decision sent at once."""
+    now, batches = time.time(), []
+    for d in range(devices):
+        device, store_id = f"bench-{d:04d}", str(uuid.uuid4())
+        share = range(d, count, devices)
+        records = [{**make_record(n, now).to_wire(), "seq": i + 1} for i, n in enumerate(share)]
+        for start in range(0, len(records), size):
+            batch = encode_batch(device, store_id, records[start:start + size], rfc3339(now))
+            batches.append((device, batch))
+    return batches
+
+
+def publish_all(url: str, batches: list) -> None:
+    from paho.mqtt import client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    target = urlsplit(url)
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                         protocol=mqtt.MQTTv5)
+    client.connect(target.hostname, target.port)
+    client.loop_start()
+    sent = []
+    for device, batch in batches:
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.ContentType = batch.content_type
+        sent.append(client.publish(f"cp/v1/{device}/records", batch.payload, qos=1,
+                                   properties=properties))
+    for info in sent:
+        info.wait_for_publish(timeout=60)
+    client.disconnect()
+    client.loop_stop()
+
+
+def bench_ingest(broker, count: int, workers: int, batches: list, kind: str,
+                 store_url: str) -> dict:
+    from district.backends import open_store
+
+    processes = start_receivers(broker.url, store_url, workers)
+    try:
+        started = time.perf_counter()
+        published: list[float] = []
+        threading.Thread(target=lambda: (publish_all(broker.url, batches),
+                                         published.append(time.perf_counter() - started)),
+                         daemon=True).start()
+        deadline = started + max(60.0, count / 100)
+        with open_store(store_url) as watcher:
+            while watcher.count() < count and time.perf_counter() < deadline:
+                time.sleep(0.05)
+        seconds = time.perf_counter() - started
+    finally:
+        stop_all(processes)
+    rows = district_rows(store_url)
+    return {"bench": "ingest", "store": kind, "workers": workers, "records": count,
+            "batches": len(batches), "seconds": round(seconds, 2),
+            "published_s": round(published[0], 2) if published else None,
+            "records_per_s": round(rows / seconds), "district_rows": rows,
+            "lost": count - rows}
+
+
+def fresh_stores(kind: str, folder: Path, pg):
+    """An endless supply of empty district store URLs of one kind."""
+    for number in range(1_000):
+        yield pg.new_database() if kind == "postgresql" else \
+            f"sqlite:///{folder}/district-{number}.db"
+
+
+def run_all(args, folder: Path) -> None:
+    from tests.mqtt_broker import Broker
+
+    kinds = args.stores.split(",")
+    broker = Broker(folder / "broker")
+    # Shared subscribers fall behind a fast publisher: queue, never drop.
+    with open(broker.conf, "a") as conf:
+        conf.write("max_queued_messages 0\nmax_queued_bytes 0\n")
+    pg = durable_pg() if "postgresql" in kinds else None
+    broker.start()
+    try:
+        if pg:
+            pg.start()
+        batches = encoded_batches(args.records, args.devices, args.batch_size)
+        for kind in kinds:
+            stores = fresh_stores(kind, folder, pg)
+            print(json.dumps(bench_drain(broker, folder, args.records, kind, next(stores))),
+                  flush=True)
+            for workers in (int(w) for w in args.workers.split(",")):
+                result = bench_ingest(broker, args.records, workers, batches, kind,
+                                      next(stores))
+                print(json.dumps(result), flush=True)
+    finally:
+        broker.stop()
+        if pg:
+            pg.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--workers", default="1,2,4", help="receiver counts for ingest")
+    parser.add_argument("--devices", type=int, default=20, help="devices in the ingest run")
+    parser.add_argument("--batch-size", type=int, default=150,
+                        help="records per batch in the ingest run (150: a full batch)")
+    parser.add_argument("--stores", default="sqlite,postgresql",
+                        help="district stores to measure: sqlite, postgresql or both")
+    parser.add_argument("--role", nargs=3, metavar=("ROLE", "URL", "STORE"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.role:
+        role, url, store = args.role
+        if role == "device":
+            run_device(url, Path(store))
+        else:
+            run_receiver(url, store)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bench-delivery-") as tmp:
+        (Path(tmp) / "broker").mkdir()
+        run_all(args, Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
