@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from drivers.base import ThermalReading
+from drivers.framing import ResyncFramer
 
 PROTOCOL = "gy-mcu90614"
 HEADER = b"\x5a\x5a"
@@ -100,37 +101,8 @@ def _length_plausible(kind: int, data_len: int) -> bool:
     return kind in _KNOWN_TYPES and 1 <= data_len <= MAX_DATA_LEN
 
 
-class Framer:
-    """Cuts verified frames out of a byte stream, whatever the chunking.
-
-    Every decision depends only on bytes already seen, and a frame waits until all its
-    bytes are there, so feeding a stream in any split yields the same frames.
-    """
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.frames = 0                 # verified frames handed out
-        self.discarded = 0              # bytes dropped while resyncing
-        self.checksum_failures = 0      # candidate frames whose sum8 did not match
-        self.implausible = 0            # sum8 matched but the values are out of range
-
-    def feed(self, data: bytes) -> list[GyFrame]:
-        self._buf += data
-        frames: list[GyFrame] = []
-        while (frame_or_wait := self._next()) is not None:
-            if isinstance(frame_or_wait, GyFrame):
-                frames.append(frame_or_wait)
-        return frames
-
-    def flush(self) -> None:
-        """Forget a partial frame (the supervisor calls this after a silence)."""
-        self.discarded += len(self._buf)
-        self._buf.clear()
-
-    def _drop(self, count: int) -> bool:
-        del self._buf[:count]
-        self.discarded += count
-        return True
+class Framer(ResyncFramer):
+    """Cuts verified GY-MCU90614 frames out of a byte stream, whatever the chunking."""
 
     def _next(self) -> GyFrame | bool | None:
         """A frame, True after dropping bytes (look again), or None (wait for more)."""
@@ -159,10 +131,6 @@ class Framer:
         del buf[:total]
         self.frames += 1
         return frame
-
-    def stats(self) -> dict[str, int]:
-        return {"frames": self.frames, "discarded_bytes": self.discarded,
-                "checksum_failures": self.checksum_failures, "implausible": self.implausible}
 
 
 class CommandParser:

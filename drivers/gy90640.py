@@ -15,6 +15,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from drivers.framing import ResyncFramer
+
 PROTOCOL = "gy-mcu90640"
 HEADER = b"\x5a\x5a\x02\x06"
 COMMAND_START = 0xA5
@@ -101,34 +103,12 @@ def _decode(candidate: bytes) -> ArrayFrame | None:
     return ArrayFrame(pixels, ambient)
 
 
-class Framer:
+class Framer(ResyncFramer):
     """Cuts verified frames and emissivity replies out of a byte stream, however chunked."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self.frames = 0
+        super().__init__()
         self.replies = 0
-        self.discarded = 0
-        self.checksum_failures = 0
-        self.implausible = 0
-
-    def feed(self, data: bytes) -> list[ArrayFrame | EmissivityReply]:
-        self._buf += data
-        out: list[ArrayFrame | EmissivityReply] = []
-        while (found := self._next()) is not None:
-            if found is not True:
-                out.append(found)
-        return out
-
-    def flush(self) -> None:
-        """Forget a partial frame (the supervisor calls this after a silence)."""
-        self.discarded += len(self._buf)
-        self._buf.clear()
-
-    def _drop(self, count: int) -> bool:
-        del self._buf[:count]
-        self.discarded += count
-        return True
 
     def _next(self):
         """A frame or reply, True after dropping bytes (look again), or None (wait)."""
@@ -167,5 +147,4 @@ class Framer:
         return frame
 
     def stats(self) -> dict[str, int]:
-        return {"frames": self.frames, "replies": self.replies, "discarded_bytes": self.discarded,
-                "checksum_failures": self.checksum_failures, "implausible": self.implausible}
+        return {**super().stats(), "replies": self.replies}

@@ -1,0 +1,45 @@
+"""What every binary sensor framer shares: a buffer, one-byte resync, and counters.
+
+A subclass writes `_next()`, which looks at the head of `_buf` and returns a frame, True
+after dropping bytes (look again), or None (wait for more bytes). Every decision depends
+only on bytes already seen and a frame waits until all its bytes are there, so feeding a
+stream in any split yields the same frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ResyncFramer:
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.frames = 0                 # verified frames handed out
+        self.discarded = 0              # bytes dropped while resyncing
+        self.checksum_failures = 0      # candidate frames whose checksum did not match
+        self.implausible = 0            # checksum matched but the values are out of range
+
+    def feed(self, data: bytes) -> list[Any]:
+        self._buf += data
+        found: list[Any] = []
+        while (item := self._next()) is not None:
+            if item is not True:
+                found.append(item)
+        return found
+
+    def flush(self) -> None:
+        """Forget a partial frame (the supervisor calls this after a silence)."""
+        self.discarded += len(self._buf)
+        self._buf.clear()
+
+    def _drop(self, count: int) -> bool:
+        del self._buf[:count]
+        self.discarded += count
+        return True
+
+    def _next(self) -> Any:
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, int]:
+        return {"frames": self.frames, "discarded_bytes": self.discarded,
+                "checksum_failures": self.checksum_failures, "implausible": self.implausible}
