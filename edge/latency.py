@@ -20,7 +20,8 @@ from edge.config import Config, Section, load_config
 _SCENARIO = """
 issuer_key = "{key}"
 present_s = 1.2
-gap_s = 0.6
+gap_s = 1.2
+approach_s = 0.8
 loop = true
 [[person]]
 pass = "green"
