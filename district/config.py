@@ -8,12 +8,11 @@ SQLite by default, or PostgreSQL (`postgresql://...`) through the same interface
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from models.configschema import Key, validate
+from models.configschema import Key, validate_toml
 
 
 class DistrictConfigError(Exception):
@@ -73,11 +72,7 @@ class DistrictConfig:
 
 
 def parse_district_config(text: str, path: Path) -> DistrictConfig:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DistrictConfigError(path, [f"not valid TOML: {exc}"]) from None
-    values, errors = validate(data, SCHEMA, path.parent)
+    values, errors = validate_toml(text, SCHEMA, path.parent)
     if errors:
         raise DistrictConfigError(path, errors)
     mqtt = values["mqtt"]

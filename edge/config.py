@@ -8,14 +8,13 @@ relative path is taken from the config file's folder.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from drivers import registry
 from drivers.base import DriverError
-from models.configschema import Key, in_range, validate
+from models.configschema import Key, in_range, validate_toml
 
 
 class ConfigError(Exception):
@@ -124,11 +123,7 @@ class Config:
 
 
 def parse_config(text: str, path: Path) -> Config:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
-    values, errors = validate(data, SCHEMA, path.parent)
+    values, errors = validate_toml(text, SCHEMA, path.parent)
     if errors:
         raise ConfigError(path, errors)
     return Config(path, **{table: Section(v) for table, v in values.items()})

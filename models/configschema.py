@@ -6,6 +6,7 @@ fixes a file in one pass instead of one error per restart.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,16 @@ def validate(data: dict[str, Any], schema: dict[str, dict[str, Key]],
         values[table] = {name: _one_key(table, name, key, raw, base_dir, errors)
                          for name, key in keys.items()}
     return values, errors
+
+
+def validate_toml(text: str, schema: dict[str, dict[str, Key]],
+                  base_dir: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """`validate` for TOML text; text that is not TOML is one error."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return {}, [f"not valid TOML: {exc}"]
+    return validate(data, schema, base_dir)
 
 
 def one_of(*allowed: str) -> Check:

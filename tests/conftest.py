@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.mqtt_broker import Broker
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -21,3 +23,14 @@ def demo_dir(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo.py"),
                     str(folder / "demo")], check=True, capture_output=True)
     return folder
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A real Mosquitto on a free loopback port, stopped after the test."""
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    server = Broker(folder)
+    server.start()
+    yield server
+    server.stop()

@@ -6,10 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import threading
 import time
-
-import pytest
 
 from district.publish import publish_retained
 from edge.agent import Agent
@@ -17,17 +14,7 @@ from edge.config import load_config
 from models.bundle import sign_bundle
 from models.keys import load_private_key
 from models.timefmt import rfc3339
-from tests.mqtt_broker import Broker
-
-
-@pytest.fixture
-def broker(tmp_path):
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    broker = Broker(folder)
-    broker.start()
-    yield broker
-    broker.stop()
+from tests.waiting import wait_for
 
 
 def policy_bundle(folder, version: int, colors: list[str]) -> bytes:
@@ -38,15 +25,6 @@ def policy_bundle(folder, version: int, colors: list[str]) -> bytes:
     return json.dumps(sign_bundle("policy", payload, root)).encode()
 
 
-def wait_for(condition, timeout: float = 15.0) -> bool:
-    """Poll a condition the agent's threads change; bounded, fails the test on timeout."""
-    done = threading.Event()
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        done.wait(0.05)
-    return condition()
-
-
 def test_pushed_policy_is_applied_and_persisted(demo_dir, tmp_path, broker, caplog):
     own = tmp_path / "device"
     shutil.copytree(demo_dir, own)
@@ -55,12 +33,12 @@ def test_pushed_policy_is_applied_and_persisted(demo_dir, tmp_path, broker, capl
     topic = f"cp/v1/{config.device.id}/config"
     publish_retained(broker.url, None, topic, policy_bundle(own, 5, ["green", "yellow"]))
     with Agent(config) as agent:
-        assert wait_for(lambda: agent.controller.trust.policy_version == 5)
+        wait_for(lambda: agent.controller.trust.policy_version == 5, "policy 5 in force")
         assert agent.controller.trust.policy.allow_colors == ("green", "yellow")
         # The controller handles bundles in order: once 6 is in force, 4 was judged.
         publish_retained(broker.url, None, topic, policy_bundle(own, 4, ["green"]))
         publish_retained(broker.url, None, topic, policy_bundle(own, 6, ["green"]))
-        assert wait_for(lambda: agent.controller.trust.policy_version == 6)
+        wait_for(lambda: agent.controller.trust.policy_version == 6, "policy 6 in force")
     refusals = [r.getMessage() for r in caplog.records if "bundle_refused" in r.getMessage()]
     assert len(refusals) == 1 and "version 4" in refusals[0] and "rollback" in refusals[0]
     on_disk = json.loads((own / "demo" / "policy.json").read_text())

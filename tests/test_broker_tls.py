@@ -9,7 +9,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 import uuid
 
 import pytest
@@ -23,6 +22,7 @@ from edge.sync import Sync
 from tests.mqtt_tls import Client, TlsBroker, identity, make_ca
 from tests.pg_server import district_store_url, pg_server  # noqa: F401 - fixtures
 from tests.sync_device import DEVICE, FAST, decide
+from tests.waiting import wait_for
 
 OTHER = "dev-0002"
 # MQTT 5 CONNECT: clean start, keepalive 60 s, no properties, empty client id.
@@ -30,12 +30,6 @@ CONNECT = bytes([0x10, 13]) + b"\x00\x04MQTT\x05\x02\x00\x3c\x00\x00\x00"
 NOT_AUTHORIZED = 0x87
 
 
-def wait_for(condition, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")

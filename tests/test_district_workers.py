@@ -5,37 +5,21 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from district.backends import open_store
 from district.receiver import Receiver
 from drivers.clock import SystemClock
 from edge.store import Store
 from edge.sync import Sync
-from tests.mqtt_broker import Broker
 from tests.pg_server import district_store_url, pg_server  # noqa: F401 - fixtures
 from tests.sync_device import FAST, decide
+from tests.waiting import wait_for
 
 DEVICES = ("dev-0001", "dev-0002", "dev-0003")
 PER_DEVICE = 1200
 
 
-def wait_for(condition, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
-@pytest.fixture
-def broker(tmp_path):
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    server = Broker(folder)
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_two_workers_split_the_load_exactly_once(district_store_url, tmp_path,  # noqa: F811
@@ -49,13 +33,15 @@ def test_two_workers_split_the_load_exactly_once(district_store_url, tmp_path,  
     try:
         for worker in workers:
             worker.start()
-        wait_for(lambda: all(w.connected for w in workers), "both workers subscribed")
+        wait_for(lambda: all(w.connected for w in workers), "both workers subscribed",
+                 timeout=60.0)
         for device in devices:
             decide(device, PER_DEVICE)      # a backlog: 6 batches of 200 per device
         started = time.monotonic()
         for sync in syncs:
             sync.start()
-        wait_for(lambda: all(d.backlog()[0] == 0 for d in devices), "every record acked")
+        wait_for(lambda: all(d.backlog()[0] == 0 for d in devices), "every record acked",
+                 timeout=60.0)
         elapsed = time.monotonic() - started
         held = list(stores[0].records())
         sent = {name: {r["id"] for r in device.records()}

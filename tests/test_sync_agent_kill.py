@@ -18,29 +18,15 @@ import pytest
 from district.receiver import Receiver
 from district.storage import DistrictStore
 from edge.store import Store
-from tests.mqtt_broker import Broker
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 PEOPLE = ("green", "red", "green", "yellow", "green", "expired") * 2
 SCENARIO = 'issuer_key = "demo/issuer-key.pem"\npresent_s = 0.5\ngap_s = 0.2\nloop = false\n'
 
 
-def wait_for(condition, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
-@pytest.fixture
-def broker(tmp_path):
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    server = Broker(folder)
-    server.start()
-    yield server
-    server.stop()
 
 
 def agent_config(demo_dir: Path, url: str) -> Path:

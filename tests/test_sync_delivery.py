@@ -31,6 +31,7 @@ from models.ids import uuid7
 from tests.mqtt_broker import Broker
 from tests.sync_device import DEVICE, FAST, decide, start_sync
 from tests.tcp_proxy import BLACKHOLE, CUT, FORWARD, Proxy
+from tests.waiting import wait_for
 
 STATUS_FIELDS = {
     "schema", "device", "online", "ts", "version", "boot_id", "uptime_s", "backlog",
@@ -38,12 +39,6 @@ STATUS_FIELDS = {
     "trustlist_version", "revocations_version", "policy_version", "alarm"}
 
 
-def wait_for(condition, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def district_rows(path) -> list[dict]:
@@ -62,14 +57,6 @@ def assert_exactly_once(device_store: Store, rows: list[dict]) -> None:
     assert device_store.backlog() == (0, None)
 
 
-@pytest.fixture
-def broker(tmp_path):
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    server = Broker(folder)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

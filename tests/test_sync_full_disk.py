@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from district.receiver import Receiver
 from district.storage import DistrictStore
 from tests.mqtt_broker import Broker
 from tests.small_disk import fill, small_disk  # noqa: F401 - fixture
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO = ('issuer_key = "demo/issuer-key.pem"\npresent_s = 0.5\ngap_s = 0.2\nloop = true\n'
@@ -26,12 +26,6 @@ SCENARIO = ('issuer_key = "demo/issuer-key.pem"\npresent_s = 0.5\ngap_s = 0.2\nl
             '[[person]]\npass = "red"\ntemperature_c = 36.6\n')
 
 
-def wait_for(condition, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def device_ids(db: Path) -> list[str]:

@@ -20,6 +20,7 @@ from drivers import gy90640
 from drivers.clock import SystemClock
 from drivers.thermal_serial import SerialThermal
 from drivers.thermal_sim import FAULTS, ThermalSimulator
+from tests.waiting import wait_until
 
 CHECKPOINT = Path(sys.executable).parent / "checkpoint"
 MIXED_FRAMES = 21               # every fault once (fault_every=3), silence included
@@ -127,13 +128,6 @@ def test_gy90640_answers_rate_query_and_emissivity_commands():
         assert (speaker.rate_hz, speaker.saved_baud, speaker.continuous) == (8.0, 460800, False)
 
 
-def wait_until(predicate, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_supervisor_ends_a_partial_frame_marks_stale_and_reopens_a_silent_port():

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from drivers.thermal_sim import (
     open_simulated_sensor,
     profile_temperature,
 )
+from tests.waiting import wait_until
 
 CHECKPOINT = Path(sys.executable).parent / "checkpoint"
 
@@ -37,13 +37,6 @@ def readings(sensor, count: int, timeout: float = 3.0) -> list[float]:
     return values
 
 
-def wait_until(predicate, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_normal_profile_readings_arrive():
