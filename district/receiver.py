@@ -15,7 +15,7 @@ import threading
 from urllib.parse import urlsplit
 
 from district.mqtt import make_client, port_of
-from district.sqlstore import SqlStore
+from district.stores.sql import SqlStore
 from district.validate import BatchError, check_envelope, decode_payload, is_uuid
 
 SCHEMA_ACK = "checkpoint.ack/1"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from district.sqlstore import SqlStore
+from district.stores.sql import SqlStore
 
 DEFAULT_WINDOW_S = 15 * 60
 

@@ -1,13 +1,6 @@
-"""Turnstile / door release: a simulated gate and a GPIO relay (gpiozero, optional).
-
-The simulated gate needs no thread: it is open while the injected clock is inside the
-pulse, and it writes the closing event with the time the pulse ended, so a test with a
-fake clock sees exactly what happened and when.
-"""
+"""Turnstile / door release: a relay on a GPIO pin (gpiozero, optional)."""
 
 from __future__ import annotations
-
-import threading
 
 from drivers.base import DriverError, Gate
 
@@ -15,54 +8,10 @@ DEFAULT_PULSE_S = 1.5
 GPIO_OPTIONS = ("active_high", "pulse")
 
 
-def _check_pulse(pulse_s: float) -> float:
+def check_pulse(pulse_s: float) -> float:
     if not pulse_s > 0:
         raise DriverError(f"gate: pulse {pulse_s!r} s; allowed: a positive number of seconds")
     return float(pulse_s)
-
-
-class SimGate(Gate):
-    def __init__(self, *, clock, pulse: float = DEFAULT_PULSE_S) -> None:
-        self.clock = clock
-        self.pulse = _check_pulse(pulse)
-        self._lock = threading.Lock()
-        self._events: list[tuple[float, str]] = []     # (wall time, "open" | "closed")
-        self._open_until: float | None = None          # monotonic end of the current pulse
-
-    def open(self, pulse_s: float | None = None) -> None:
-        pulse = _check_pulse(self.pulse if pulse_s is None else pulse_s)
-        with self._lock:
-            self._settle()
-            if self._open_until is None:
-                self._events.append((self.clock.now(), "open"))
-            self._open_until = max(self._open_until or 0.0, self.clock.monotonic() + pulse)
-
-    def _settle(self) -> None:
-        """Record the close of a pulse that has ended, stamped when it ended."""
-        now_mono = self.clock.monotonic()
-        if self._open_until is not None and now_mono >= self._open_until:
-            closed_at = self.clock.now() - (now_mono - self._open_until)
-            self._events.append((closed_at, "closed"))
-            self._open_until = None
-
-    @property
-    def state(self) -> str:
-        with self._lock:
-            self._settle()
-            return "closed" if self._open_until is None else "open"
-
-    @property
-    def events(self) -> list[tuple[float, str]]:
-        with self._lock:
-            self._settle()
-            return list(self._events)
-
-    @property
-    def openings(self) -> int:
-        return sum(1 for _, state in self.events if state == "open")
-
-    def describe(self) -> str:
-        return f"simulated gate, pulse {self.pulse} s"
 
 
 class GpioGate(Gate):
@@ -76,7 +25,7 @@ class GpioGate(Gate):
         except ImportError:
             raise DriverError("gpio gate needs gpiozero: pip install checkpoint[gpio]") from None
         self.pin = pin
-        self.pulse = _check_pulse(pulse)
+        self.pulse = check_pulse(pulse)
         try:
             self._device = DigitalOutputDevice(pin, active_high=active_high, initial_value=False,
                                                pin_factory=pin_factory)
@@ -103,7 +52,7 @@ class GpioGate(Gate):
         return cls(pin, active_high=active_high == "1", pulse=pulse)
 
     def open(self, pulse_s: float | None = None) -> None:
-        pulse = _check_pulse(self.pulse if pulse_s is None else pulse_s)
+        pulse = check_pulse(self.pulse if pulse_s is None else pulse_s)
         self._device.on()   # at once: blink() only switches on when its thread runs
         self._device.blink(on_time=pulse, off_time=0, n=1, background=True)
 

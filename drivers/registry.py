@@ -44,7 +44,7 @@ def parse_url(url: str, allowed: tuple[str, ...], what: str) -> DriverUrl:
 def open_camera(url: str, *, base_dir: Path, clock, scene=None) -> Camera:
     spec = parse_url(url, CAMERA_SCHEMES, "camera")
     if spec.scheme == "sim":
-        from drivers.camera_sim import SimCamera
+        from drivers.sim.camera import SimCamera
         return SimCamera(scene, clock=clock, **_floats(spec.options, "camera", ("fps",)))
     from drivers.camera_opencv import OpenCvCamera
     source: str | int = spec.target if spec.scheme == "v4l2" else str(spec.path(base_dir))
@@ -54,18 +54,19 @@ def open_camera(url: str, *, base_dir: Path, clock, scene=None) -> Camera:
 def open_thermal(url: str, *, clock, scene=None) -> ThermalSensor:
     spec = parse_url(url, THERMAL_SCHEMES, "thermal")
     if spec.scheme == "sim":
-        from drivers.thermal_sim import open_simulated_sensor
+        from drivers.sim.thermal import open_simulated_sensor
         return open_simulated_sensor(spec.options, clock=clock, scene=scene)
-    from drivers.thermal_serial import SerialThermal
+    from drivers.thermal.serial_sensor import SerialThermal
     return SerialThermal.from_options(spec.target, spec.options, clock=clock)
 
 
 def open_gate(url: str, *, clock) -> Gate:
     spec = parse_url(url, GATE_SCHEMES, "gate")
-    from drivers import gate
     if spec.scheme == "sim":
-        return gate.SimGate(clock=clock, **_floats(spec.options, "gate", ("pulse",)))
-    return gate.GpioGate.from_options(spec.target, spec.options, clock=clock)
+        from drivers.sim.gate import SimGate
+        return SimGate(clock=clock, **_floats(spec.options, "gate", ("pulse",)))
+    from drivers.gate import GpioGate
+    return GpioGate.from_options(spec.target, spec.options, clock=clock)
 
 
 def _floats(options: dict[str, str], what: str, allowed: tuple[str, ...]) -> dict[str, float]:

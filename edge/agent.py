@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from drivers import registry
 from drivers.clock import SystemClock
-from drivers.sim_scene import Scene
+from drivers.sim.scene import Scene
 from edge import logs
 from edge.config import Config
 from edge.controller import BundleUpdate, Controller, Outcome

@@ -114,8 +114,8 @@ def durable_pg():
 
 def run_receiver(url: str, store_url: str) -> None:
     """Commit batches until SIGTERM; say `ready` once subscribed."""
-    from district.backends import open_store
     from district.receiver import Receiver
+    from district.stores import open_store
 
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -137,7 +137,7 @@ def child(role: str, *args) -> subprocess.Popen:
 
 
 def start_receivers(url: str, store_url: str, count: int) -> list[subprocess.Popen]:
-    from district.backends import open_store
+    from district.stores import open_store
 
     open_store(store_url).close()       # schema made once, not raced by the workers
     workers = [child("receiver", url, store_url) for _ in range(count)]
@@ -155,7 +155,7 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
 
 
 def district_rows(store_url: str) -> int:
-    from district.backends import open_store
+    from district.stores import open_store
 
     # No duplicate can be counted: the district's UNIQUE (id) and (device, store, seq)
     # refuse them, so "all N rows" means none lost and none doubled.
@@ -220,7 +220,7 @@ def publish_all(url: str, batches: list) -> None:
 
 def bench_ingest(broker, count: int, workers: int, batches: list, kind: str,
                  store_url: str) -> dict:
-    from district.backends import open_store
+    from district.stores import open_store
 
     processes = start_receivers(broker.url, store_url, workers)
     try:

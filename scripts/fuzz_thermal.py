@@ -17,8 +17,8 @@ import json
 import random
 import time
 
-from drivers import ascii_bridge, gy90614, gy90640
-from drivers.thermal_sim_speakers import scene_pixels
+from drivers.sim.thermal_speakers import scene_pixels
+from drivers.thermal import ascii_bridge, gy90614, gy90640
 
 
 def planted_frame(protocol: str, rng: random.Random) -> bytes:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.ascii_bridge import MAX_LINE, Framer, LineReading, encode_line, parse_line
+from drivers.thermal.ascii_bridge import MAX_LINE, Framer, LineReading, encode_line, parse_line
 
 
 @pytest.mark.parametrize("line, expected", [

@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 
-from district.backends import open_store
 from district.receiver import Receiver
-from district.storage import DistrictStore
+from district.stores import open_store
+from district.stores.sqlite import DistrictStore
 from drivers.clock import SystemClock
 from edge.store import Store
 from edge.sync import Sync
@@ -97,7 +97,7 @@ def test_a_device_with_its_certificate_delivers_through_sync(
     config.write_text(f'[mqtt]\nurl = "{broker.url}"\nca = "{tls["ca"]}"\n'
                       f'cert = "{tls["cert"]}"\nkey = "{tls["key"]}"\n'
                       f'[store]\nurl = "{district_store_url}"\n')
-    serve = subprocess.Popen([sys.executable, "-m", "edge.cli.main", "district", "serve",
+    serve = subprocess.Popen([sys.executable, "-m", "cli.main", "district", "serve",
                               "--config", str(config)], stdout=subprocess.PIPE, text=True)
     log: list[str] = []
     threading.Thread(target=lambda: log.extend(serve.stdout), daemon=True).start()

@@ -11,13 +11,13 @@ import pytest
 
 from drivers.base import DriverError
 from drivers.camera_opencv import OpenCvCamera
-from drivers.camera_sim import SimCamera
 from drivers.clock import FakeClock
 from drivers.frames import LatestFrame
 from drivers.qr import make_decoder
 from drivers.registry import open_camera
-from drivers.render import Renderer
-from drivers.sim_scene import Person, Scene
+from drivers.sim.camera import SimCamera
+from drivers.sim.render import Renderer
+from drivers.sim.scene import Person, Scene
 from models.keys import new_private_key, private_pem
 
 

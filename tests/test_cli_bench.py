@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from edge.cli.main import main
+from cli.main import main
 
 
 def test_bench_json_has_every_size_and_content_for_both_decoders(capsys):

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from edge.cli.main import main
+from cli.main import main
 from models.timefmt import rfc3339
 from tests import independent_cp1 as ind
 from tests.conftest import REPO

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from drivers.render import Renderer
-from edge.cli.main import main
+from cli.main import main
+from drivers.sim.render import Renderer
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "qr"
 

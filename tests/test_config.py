@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli.main import main
+from cli.main import main
 from edge.config import ConfigError, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[1]

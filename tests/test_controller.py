@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from drivers.base import ThermalReading, ThermalSensor
 from drivers.clock import FakeClock
-from drivers.gate import SimGate
+from drivers.sim.gate import SimGate
 from edge.controller import Controller
 from edge.scanner import Scan
 from edge.store import Store

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from district.config import DistrictConfigError, load_district_config, parse_district_config
-from edge.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 

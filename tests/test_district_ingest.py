@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from district.storage import DistrictStore, seq_ranges
+from district.stores.sqlite import DistrictStore, seq_ranges
 from district.validate import BatchError, check_envelope, decode_payload, record_problem
 
 STORE = str(uuid.uuid4())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli.main import main
+from cli.main import main
 from models.keys import new_private_key, private_pem
 from tests.mqtt_tls import Client, TlsBroker, identity, make_ca
 from tests.sync_device import DEVICE

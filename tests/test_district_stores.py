@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from district.backends import open_store
-from district.sqlstore import DistrictStoreError
+from district.stores import open_store
+from district.stores.sql import DistrictStoreError
 from models.timefmt import parse_rfc3339
 from tests.pg_server import district_store_url, pg_server  # noqa: F401 - fixtures
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from district.backends import open_store
-from edge.cli.main import main
+from cli.main import main
+from district.stores import open_store
 from tests.pg_server import district_store_url, pg_server  # noqa: F401 - fixtures
 
 SUBJECT, B, C, D, E, F = ("aa" * 16, "bb" * 16, "cc" * 16, "dd" * 16, "ee" * 16, "ff" * 16)

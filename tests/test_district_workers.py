@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from district.backends import open_store
 from district.receiver import Receiver
+from district.stores import open_store
 from drivers.clock import SystemClock
 from edge.store import Store
 from edge.sync import Sync

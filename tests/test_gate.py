@@ -10,7 +10,8 @@ import pytest
 from drivers import registry
 from drivers.base import DriverError
 from drivers.clock import FakeClock
-from drivers.gate import GpioGate, SimGate
+from drivers.gate import GpioGate
+from drivers.sim.gate import SimGate
 
 try:
     from gpiozero.pins.mock import MockFactory

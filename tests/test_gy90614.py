@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers import gy90614
-from drivers.gy90614 import CommandParser, Framer, encode_frame
+from drivers.thermal import gy90614
+from drivers.thermal.gy90614 import CommandParser, Framer, encode_frame
 
 VENDOR_FRAME = bytes.fromhex("5A5A45040C780D19A7")
 GOOD = encode_frame(36.62, 24.5)

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers import gy90640
-from drivers.gy90640 import ArrayFrame, EmissivityReply, Framer, encode_frame
-from drivers.thermal_array import face_estimate, to_reading
-from drivers.thermal_sim_speakers import scene_pixels
+from drivers.sim.thermal_speakers import scene_pixels
+from drivers.thermal import gy90640
+from drivers.thermal.face import face_estimate, to_reading
+from drivers.thermal.gy90640 import ArrayFrame, EmissivityReply, Framer, encode_frame
 
 
 def flat(value: float) -> list[float]:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from edge.cli.main import main
+from cli.main import main
 from edge.trust import load_trust
 from models.cp1 import issue_cp1
 from models.timefmt import parse_rfc3339

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.decode import pass_like_text
 from drivers.qr import make_decoder, zbar_text
-from drivers.render import Look, Renderer, qr_raster
-from edge.cli.bench import pass_like_text
+from drivers.sim.render import Look, Renderer, qr_raster
 
 HARD = Look(tilt=0.25, turn_deg=25.0, blur=1.2, glare=0.9, noise=7.0, fill=0.6)
 

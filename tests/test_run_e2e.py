@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CHECKPOINT = [sys.executable, "-m", "edge.cli.main"]
+CHECKPOINT = [sys.executable, "-m", "cli.main"]
 
 SCENARIO = """
 issuer_key = "demo/issuer-key.pem"

@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from drivers import gy90640
 from drivers.base import ThermalReading
-from drivers.thermal_array import to_reading
-from drivers.thermal_sim_profiles import WALK_PERIOD_S, profile_temperature
-from drivers.thermal_sim_speakers import scene_pixels
+from drivers.sim.thermal_profiles import WALK_PERIOD_S, profile_temperature
+from drivers.sim.thermal_speakers import scene_pixels
+from drivers.thermal import gy90640
+from drivers.thermal.face import to_reading
 from edge.screening import Screening, ScreeningSettings
 
 THRESHOLD, BAND = 37.3, 0.3

@@ -188,7 +188,7 @@ def test_damaged_page_is_found_and_the_store_replaced(tmp_path):
 def test_agent_starts_a_new_store_beside_a_corrupt_one(demo_dir, tmp_path):
     db = tmp_path / "cp.db"
     db.write_bytes(b"not a database, just garbage " * 300)
-    run = subprocess.run([sys.executable, "-m", "edge.cli.main", "run", "--config",
+    run = subprocess.run([sys.executable, "-m", "cli.main", "run", "--config",
                           str(demo_dir / "checkpoint.toml"), "--simulate", "--db", str(db),
                           "--duration", "0.5"], cwd=REPO, capture_output=True, text=True,
                          timeout=60)

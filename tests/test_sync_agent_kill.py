@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from district.receiver import Receiver
-from district.storage import DistrictStore
+from district.stores.sqlite import DistrictStore
 from edge.store import Store
 from tests.waiting import wait_for
 
@@ -40,7 +40,7 @@ def agent_config(demo_dir: Path, url: str) -> Path:
 
 
 def start_agent(config: Path, db: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "edge.cli.main", "run", "--config",
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--config",
                              str(config), "--simulate", "--db", str(db)], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -21,10 +21,10 @@ import zlib
 
 import pytest
 
+from cli.main import main
 from district.receiver import Receiver
-from district.storage import DistrictStore
+from district.stores.sqlite import DistrictStore
 from drivers.clock import SystemClock
-from edge.cli.main import main
 from edge.store import Store
 from edge.sync import Sync, Timing
 from models.ids import uuid7
@@ -94,7 +94,7 @@ def raw_client(broker: Broker, topic: str, seen: list):
 def test_records_delivered_acked_and_exported(tmp_path, broker, device, capsys):
     config = tmp_path / "district.toml"
     config.write_text(f'[mqtt]\nurl = "{broker.url}"\n[store]\nurl = "sqlite:///district.db"\n')
-    serve = subprocess.Popen([sys.executable, "-m", "edge.cli.main", "district", "serve",
+    serve = subprocess.Popen([sys.executable, "-m", "cli.main", "district", "serve",
                               "--config", str(config)], stdout=subprocess.DEVNULL)
     seen: list = []
     observer = raw_client(broker, f"cp/v1/{DEVICE}/records", seen)
@@ -405,7 +405,7 @@ def test_alarm_is_published_at_once(tmp_path, broker, device):
 def test_receivers_killed_at_random_moments_and_restarted(tmp_path, broker, device):
     config = tmp_path / "district.toml"
     config.write_text(f'[mqtt]\nurl = "{broker.url}"\n[store]\nurl = "sqlite:///district.db"\n')
-    command = [sys.executable, "-m", "edge.cli.main", "district", "serve", "--config",
+    command = [sys.executable, "-m", "cli.main", "district", "serve", "--config",
                str(config)]
     # Two workers share the subscription; SIGKILL lands wherever it lands, including
     # between a commit and its ack.

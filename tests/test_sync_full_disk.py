@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from district.receiver import Receiver
-from district.storage import DistrictStore
+from district.stores.sqlite import DistrictStore
 from tests.mqtt_broker import Broker
 from tests.small_disk import fill, small_disk  # noqa: F401 - fixture
 from tests.waiting import wait_for
@@ -67,7 +67,7 @@ def test_agent_on_a_disk_that_fills_up(demo_dir, tmp_path, small_disk):  # noqa:
     receiver, statuses = Receiver(broker.url, storage), []
     receiver.start()
     watcher = watch_status(broker, statuses)
-    agent = subprocess.Popen([sys.executable, "-m", "edge.cli.main", "run", "--config",
+    agent = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--config",
                               str(config), "--simulate", "--db", str(db)], cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines: list[str] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from edge.cli.main import main
+from cli.main import main
 
 
 def test_thermal_section_reports_every_protocol(capsys):

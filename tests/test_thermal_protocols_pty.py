@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from drivers import gy90640
 from drivers.clock import SystemClock
-from drivers.thermal_serial import SerialThermal
-from drivers.thermal_sim import FAULTS, ThermalSimulator
+from drivers.sim.thermal import FAULTS, ThermalSimulator
+from drivers.thermal import gy90640
+from drivers.thermal.serial_sensor import SerialThermal
 from tests.waiting import wait_until
 
 CHECKPOINT = Path(sys.executable).parent / "checkpoint"

@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from drivers import gy90614, registry
+from drivers import registry
 from drivers.base import DriverError
 from drivers.clock import SystemClock
-from drivers.thermal_serial import SerialThermal
-from drivers.thermal_sim import (
+from drivers.sim.thermal import (
     FAULTS,
     ThermalSimulator,
     open_simulated_sensor,
     profile_temperature,
 )
+from drivers.thermal import gy90614
+from drivers.thermal.serial_sensor import SerialThermal
 from tests.waiting import wait_until
 
 CHECKPOINT = Path(sys.executable).parent / "checkpoint"

@@ -3,8 +3,8 @@ the bench, not asserted here)."""
 
 from __future__ import annotations
 
-from edge.cli.bench import SECTIONS
-from edge.verify_bench import DCC_CORPUS, measure_verify, show_verify
+from bench.verify import DCC_CORPUS, measure_verify, show_verify
+from cli.bench import SECTIONS
 
 
 def test_verify_section_measures_throughput_and_refusals(capsys):

@@ -6,7 +6,7 @@ import csv
 import sys
 from pathlib import Path
 
-from edge.cli.common import UsageError, emit
+from cli.common import UsageError, emit
 
 
 def register(subparsers) -> None:
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
 def _db_path(args) -> Path:
     if args.db:
         return args.db
-    from edge.cli.config import load_or_explain
+    from cli.config import load_or_explain
     return load_or_explain(args.config).store.path
 
 

@@ -12,7 +12,7 @@ import statistics
 import time
 from pathlib import Path
 
-from edge.cli.common import emit
+from cli.common import emit
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 

@@ -11,7 +11,7 @@ import logging
 import time
 
 from drivers.frames import CaptureCamera
-from drivers.render import DEFAULT_LOOK, Look, Pose, Renderer, jitter, random_pose
+from drivers.sim.render import DEFAULT_LOOK, Look, Pose, Renderer, jitter, random_pose
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from edge.cli.common import UsageError
+from cli.common import UsageError
 
 
 def register(subparsers) -> None:

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from edge.cli.common import UsageError, emit
+from cli.common import UsageError, emit
 
 DEFAULT_CONFIG = Path("config/checkpoint.toml")
 DEFAULT_ISSUER = "CN-BJ-110105"
@@ -235,7 +235,7 @@ def _trust(args):
     try:
         if args.trust:
             return load_trust(args.root, args.trust, args.revocations, args.policy)
-        from edge.cli.config import load_or_explain
+        from cli.config import load_or_explain
         return load_configured_trust(load_or_explain(args.config or DEFAULT_CONFIG).trust)
     except TrustError as exc:
         raise UsageError(str(exc)) from None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from drivers.framing import ResyncFramer
+from drivers.thermal.framing import ResyncFramer
 
 PROTOCOL = "gy-mcu90640"
 HEADER = b"\x5a\x5a\x02\x06"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 import time
 
-from drivers import ascii_bridge, gy90614, gy90640
-from drivers.thermal_protocols import PROTOCOLS
-from drivers.thermal_sim_speakers import scene_pixels
+from drivers.sim.thermal_speakers import scene_pixels
+from drivers.thermal import ascii_bridge, gy90614, gy90640
+from drivers.thermal.protocols import PROTOCOLS
 
 CHUNK = 64
 

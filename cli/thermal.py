@@ -6,7 +6,7 @@ import sys
 import threading
 from urllib.parse import quote
 
-from edge.cli.common import UsageError, emit
+from cli.common import UsageError, emit
 
 DEFAULT_PROTOCOL = "gy-mcu90614"
 PROTOCOLS = ("gy-mcu90614", "gy-mcu90615", "gy-mcu90640", "ascii")
@@ -93,7 +93,7 @@ def read_readings(args) -> int:
 
 def serve_simulator(args) -> int:
     from drivers.base import DriverError
-    from drivers.thermal_sim import simulator_from_options
+    from drivers.sim.thermal import simulator_from_options
 
     options = {"protocol": args.protocol, "profile": args.profile, "faults": args.faults,
                "fault_every": str(args.fault_every)}

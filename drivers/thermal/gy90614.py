@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from drivers.base import ThermalReading
-from drivers.framing import ResyncFramer
+from drivers.thermal.framing import ResyncFramer
 
 PROTOCOL = "gy-mcu90614"
 HEADER = b"\x5a\x5a"

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from district.sqlstore import FIELDS, DistrictStoreError, SqlStore, seq_ranges
+from district.stores.sql import FIELDS, DistrictStoreError, SqlStore, seq_ranges
 
 __all__ = ["FIELDS", "DistrictStore", "DistrictStoreError", "seq_ranges"]
 

@@ -67,3 +67,13 @@ def measure_latency(config_path: Path, decisions: int = 12, timeout_s: float = 9
         "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
         "max_ms": round(ordered[-1], 1),
     }
+
+
+def show_latency(figures: dict) -> None:
+    print("Scan-to-committed-decision latency in a simulated run (frame capture to SQLite "
+          "commit: decode, temperature, verify, fsync)")
+    if not figures.get("decisions"):
+        print("  no decision was made: is the demo district installed (make install)?\n")
+        return
+    print(f"  decisions {figures['decisions']}  median {figures['median_ms']:.1f} ms  "
+          f"p99 {figures['p99_ms']:.1f} ms  max {figures['max_ms']:.1f} ms\n")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from district.sqlstore import FIELDS, INSERT, DistrictStoreError, SqlStore
+from district.stores.sql import FIELDS, INSERT, DistrictStoreError, SqlStore
 
 _TYPES = {"temperature_c": "DOUBLE PRECISION", "seq": "BIGINT NOT NULL",
           "clock_synced": "BOOLEAN NOT NULL", "id": "TEXT NOT NULL"}

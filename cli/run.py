@@ -6,8 +6,8 @@ import signal
 import threading
 from pathlib import Path
 
-from edge.cli.common import UsageError
-from edge.cli.config import load_or_explain
+from cli.common import UsageError
+from cli.config import load_or_explain
 
 
 def register(subparsers) -> None:

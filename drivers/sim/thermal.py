@@ -21,17 +21,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers import gy90614, gy90640
 from drivers.base import DriverError
-from drivers.thermal_serial import SerialThermal
-from drivers.thermal_sim_profiles import (
+from drivers.sim.thermal_profiles import (
     PROFILES,
     WALK_PERIOD_S,
     nearness_at,
     person_c,
     profile_temperature,
 )
-from drivers.thermal_sim_speakers import SEND_FRAME, SPEAKERS, speaker_for
+from drivers.sim.thermal_speakers import SEND_FRAME, SPEAKERS, speaker_for
+from drivers.thermal import gy90614, gy90640
+from drivers.thermal.serial_sensor import SerialThermal
 
 FAULTS = ("drop_byte", "bit_flip", "fake_header", "truncated", "banner", "reading_5a",
           "silence")

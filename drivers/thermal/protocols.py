@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from drivers import ascii_bridge, gy90614, gy90640, thermal_array
 from drivers.base import DriverError, ThermalReading
+from drivers.thermal import ascii_bridge, face, gy90614, gy90640
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
              gy90614.command(gy90614.CMD_CONTINUOUS), (9600, 115200), 1 / 12, 13),
     Protocol("gy-mcu90615", gy90614.Framer, partial(gy90614.to_reading, protocol="gy-mcu90615"),
              gy90614.command(gy90614.CMD_CONTINUOUS), (115200, 9600), 1 / 12, 13),
-    Protocol(gy90640.PROTOCOL, gy90640.Framer, thermal_array.to_reading,
+    Protocol(gy90640.PROTOCOL, gy90640.Framer, face.to_reading,
              gy90640.command(gy90640.CMD_MODE, gy90640.MODE_CONTINUOUS),
              (115200, 460800, 9600), 1 / 4, gy90640.FRAME_LEN),
     Protocol(ascii_bridge.PROTOCOL, ascii_bridge.Framer, ascii_bridge.to_reading, b"",

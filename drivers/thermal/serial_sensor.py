@@ -24,9 +24,9 @@ import threading
 import time
 from collections import deque
 
-from drivers import gy90614
 from drivers.base import DriverError, ThermalReading, ThermalSensor
-from drivers.thermal_protocols import protocol_named
+from drivers.thermal import gy90614
+from drivers.thermal.protocols import protocol_named
 
 PARTIAL_AFTER_S = 0.2
 STALE_PERIODS = 3

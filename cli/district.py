@@ -14,7 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
-from edge.cli.common import UsageError, emit
+from cli.common import UsageError, emit
 
 DEFAULT_CONFIG = Path("config/district.toml")
 
@@ -67,8 +67,8 @@ def _load(path: Path):
 
 def _open_store(config, reader: str | None = None):
     """The configured store; a `reader` command refuses to create an empty SQLite file."""
-    from district.backends import open_store
-    from district.sqlstore import DistrictStoreError
+    from district.stores import open_store
+    from district.stores.sql import DistrictStoreError
 
     if reader and config.db_path is not None and not config.db_path.exists():
         raise UsageError(f"{reader}: no store at {config.db_path}")
@@ -99,7 +99,7 @@ def serve(args) -> int:
 
 
 def export(args) -> int:
-    from district.sqlstore import FIELDS
+    from district.stores.sql import FIELDS
 
     config = _load(args.config)
     with _open_store(config, "district records") as storage:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from drivers import gy90640
 from drivers.base import ThermalReading
+from drivers.thermal import gy90640
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from edge.cli.common import UsageError, emit
+from cli.common import UsageError, emit
 
 
 def register(subparsers) -> None:
@@ -25,8 +25,8 @@ def register(subparsers) -> None:
 
 
 def run_calibration(args) -> int:
+    from cli.config import load_or_explain
     from edge.calibration import CalibrationError, calibrate, with_offset
-    from edge.cli.config import load_or_explain
     from edge.config import ConfigError, parse_config
 
     if not 20.0 <= args.reference <= 45.0:

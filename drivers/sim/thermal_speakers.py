@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from drivers import ascii_bridge, gy90614, gy90640
+from drivers.thermal import ascii_bridge, gy90614, gy90640
 
 SEND_FRAME = "frame"        # an answer meaning "send one frame now"
 

@@ -11,19 +11,19 @@ import argparse
 import importlib
 import sys
 
-from edge.cli.common import UsageError
+from cli.common import UsageError
 
 # Command-group modules, in the order their commands appear in --help.
 GROUPS = (
-    "edge.cli.run",
-    "edge.cli.config",
-    "edge.cli.scan",
-    "edge.cli.passes",
-    "edge.cli.records",
-    "edge.cli.thermal",
-    "edge.cli.calibrate",
-    "edge.cli.bench",
-    "edge.cli.district",
+    "cli.run",
+    "cli.config",
+    "cli.scan",
+    "cli.passes",
+    "cli.records",
+    "cli.thermal",
+    "cli.calibrate",
+    "cli.bench",
+    "cli.district",
 )
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the device's hot paths, run by `checkpoint bench`."""

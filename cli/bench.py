@@ -1,0 +1,84 @@
+"""`checkpoint bench [--json] [--frames N]`: how fast the device's hot paths are, measured here.
+
+Each section is a function returning a dict of figures plus a function printing them as a
+table; `SECTIONS` lists them in the order they run. The decode section times our decoder
+("auto") and the pyzbar baseline on the same rendered frames, in the same run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.decode import measure_decode, show_decode
+from bench.verify import measure_verify, show_verify
+from cli.common import UsageError
+from cli.config import load_or_explain
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    measure: Callable[[object], dict]   # parsed arguments -> figures (JSON-ready)
+    show: Callable[[dict], None]        # figures -> a table on stdout
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("bench", help="measure decode time (and more) on this machine",
+                                   description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of tables")
+    parser.add_argument("--frames", type=int, default=100,
+                        help="frames per case for the decode section (default 100)")
+    parser.add_argument("--decisions", type=int, default=12,
+                        help="decisions to time in the simulated run (default 12)")
+    parser.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"),
+                        help="config whose demo district the simulated run uses")
+    parser.add_argument("--only", choices=[s.name for s in SECTIONS],
+                        help="run one section only")
+    parser.set_defaults(func=run_bench)
+
+
+def run_bench(args) -> int:
+    if args.frames < 1:
+        raise UsageError(f"--frames {args.frames}: must be at least 1")
+    if args.decisions < 1:
+        raise UsageError(f"--decisions {args.decisions}: must be at least 1")
+    sections = [s for s in SECTIONS if args.only in (None, s.name)]
+    figures = {section.name: section.measure(args) for section in sections}
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    for section in sections:
+        section.show(figures[section.name])
+    return 0
+
+
+def _latency(args) -> dict:
+    from bench.latency import measure_latency
+
+    load_or_explain(args.config)
+    return measure_latency(args.config, decisions=args.decisions)
+
+
+def _thermal(args) -> dict:
+    from bench.thermal import measure
+
+    return measure()
+
+
+def _show(module: str, function: str) -> Callable[[dict], None]:
+    """A section's table printer, imported only when the section runs."""
+    return lambda figures: getattr(importlib.import_module(module), function)(figures)
+
+
+# The sections `checkpoint bench` runs, in order. A new section is one more entry:
+# Section("name", measure=lambda args: {...figures...}, show=print_its_table).
+SECTIONS: list[Section] = [
+    Section("decode", measure=lambda args: measure_decode(args.frames), show=show_decode),
+    Section("latency", measure=_latency, show=_show("bench.latency", "show_latency")),
+    Section("verify", measure=lambda args: measure_verify(), show=show_verify),
+    Section("thermal", measure=_thermal, show=_show("bench.thermal", "show")),
+]

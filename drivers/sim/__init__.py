@@ -1,0 +1,1 @@
+"""Simulated twins of the hardware drivers: they exercise the real code paths."""

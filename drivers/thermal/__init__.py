@@ -1,0 +1,1 @@
+"""Serial thermal sensors: protocols (framers, decoders) and the serial driver."""
