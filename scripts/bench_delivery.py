@@ -99,7 +99,7 @@ def run_device(url: str, db: Path) -> None:
 
 def durable_pg():
     """The tests' PostgreSQL server, but with fsync on: an ack means the row is on disk."""
-    from tests.pg_server import PgServer
+    from tests.support.postgres import PgServer
 
     class DurablePg(PgServer):
         def start(self) -> None:
@@ -252,7 +252,7 @@ def fresh_stores(kind: str, folder: Path, pg):
 
 
 def run_all(args, folder: Path) -> None:
-    from tests.mqtt_broker import Broker
+    from tests.support.broker import Broker
 
     kinds = args.stores.split(",")
     broker = Broker(folder / "broker")

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.mqtt_broker import Broker
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.broker import Broker
+from tests.support.paths import REPO
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +33,11 @@ def broker(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def decoder():
+    """The gate's QR decoder, as the agent makes it."""
+    from drivers.qr import make_decoder
+
+    return make_decoder("auto")

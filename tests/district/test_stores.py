@@ -1,0 +1,194 @@
+"""One contract, two backends: the district store on a real SQLite file and on a real
+PostgreSQL server started for the session. Every test here runs against both."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import pytest
+
+from district.stores import open_store
+from district.stores.sql import DistrictStoreError
+from models.timefmt import parse_rfc3339
+from tests.support.postgres import district_store_url, pg_server  # noqa: F401 - fixtures
+
+STORE = str(uuid.uuid4())
+
+
+def record(seq: int, **changes) -> dict:
+    base = {"id": f"0190-{seq}", "seq": seq, "ts": f"2026-11-29T03:{seq % 60:02d}:05.123Z",
+            "clock_synced": True, "gate": "east-1", "decision": "deny", "reasons": ["fever"],
+            "pass_format": "CP1", "issuer": "CN-BJ-110105", "kid": "abcd",
+            "subject": f"{seq:032x}", "color": "green", "pass_exp": None, "tested_at": None,
+            "temperature_c": 38.1, "operator": None, "note": None}
+    return {**base, **changes}
+
+
+def batch(*records, store=STORE) -> dict:
+    return {"schema": "checkpoint.batch/1", "device": "dev-1", "store": store,
+            "batch": str(uuid.uuid4()), "sent": "2026-11-29T03:04:06.000Z",
+            "records": list(records)}
+
+
+@pytest.fixture
+def store_url(district_store_url):  # noqa: F811 - the imported fixture
+    return district_store_url
+
+
+@pytest.fixture
+def store(store_url):
+    with open_store(store_url) as opened:
+        yield opened
+
+
+def test_commit_is_idempotent_and_duplicates_are_acked(store):
+    assert store.commit_batch("dev-1", batch(record(1), record(2), record(4))) == (
+        [[1, 2], [4, 4]], [])
+    assert store.commit_batch("dev-1", batch(record(2), record(3))) == ([[2, 3]], [])
+    assert store.duplicates == 1
+    assert [r["seq"] for r in store.records()] == [1, 2, 3, 4]
+    assert store.count() == 4
+
+
+def test_conflicts_are_rejected_and_nothing_else_changes(store):
+    store.commit_batch("dev-1", batch(record(1), record(2)))
+    clash = store.commit_batch("dev-1", batch(record(5, id="0190-1"), record(2, id="other"),
+                                              record(6)))
+    assert clash == ([[6, 6]], [{"seq": 5, "reason": "conflict"},
+                                {"seq": 2, "reason": "conflict"}])
+    assert [r["id"] for r in store.records()] == ["0190-1", "0190-2", "0190-6"]
+
+
+def test_unique_per_device_and_store(store):
+    store.commit_batch("dev-1", batch(record(1)))
+    assert store.commit_batch("dev-1", batch(record(1, id="new-store"),
+                                             store=str(uuid.uuid4()))) == ([[1, 1]], [])
+    assert store.commit_batch("dev-2", batch(record(1, id="dev-2"))) == ([[1, 1]], [])
+    assert store.count() == 3
+
+
+def test_invalid_records_are_named_and_the_rest_kept(store):
+    accepted, rejected = store.commit_batch("dev-1", batch(
+        record(1), record(2, decision="maybe"), record(3, note="a\x00b"),
+        record(2**63, id="huge"), record(4, temperature_c=float("nan")), record(5)))
+    assert accepted == [[1, 1], [5, 5]]
+    assert [r["reason"] for r in rejected] == ["unknown_decision", "bad_type", "bad_seq",
+                                               "bad_type"]
+
+
+def test_records_round_trip_every_field(store):
+    sent = record(7, reasons=["color_yellow", "fever"], clock_synced=False,
+                  temperature_c=37.45, note="张*明 visitor", pass_exp="2026-11-29T03:09:05.000Z")
+    store.commit_batch("dev-1", batch(sent))
+    (held,) = store.records()
+    assert held == {**sent, "device": "dev-1", "store": STORE}
+
+
+def test_field_order_on_the_wire_does_not_matter(store):
+    shuffled = dict(reversed(list(record(2, note="second").items())))
+    store.commit_batch("dev-1", batch(record(1, note="first"), shuffled))
+    assert [(r["seq"], r["note"], r["gate"]) for r in store.records()] == [
+        (1, "first", "east-1"), (2, "second", "east-1")]
+
+
+def test_registry_keeps_the_latest_status(store):
+    store.record_status("dev-2", {"device": "dev-2", "online": True, "backlog": 5})
+    store.record_status("dev-1", {"device": "dev-1", "online": True})
+    store.record_status("dev-2", {"device": "dev-2", "online": False})
+    devices = store.devices()
+    assert [(d["device"], d["online"]) for d in devices] == [("dev-1", True), ("dev-2", False)]
+    assert devices[1]["status"] == {"device": "dev-2", "online": False}
+
+
+def test_rows_survive_reopening(store_url):
+    with open_store(store_url) as first:
+        first.commit_batch("dev-1", batch(record(1), record(2)))
+    with open_store(store_url) as again:
+        assert again.commit_batch("dev-1", batch(record(2), record(3))) == ([[2, 3]], [])
+        assert again.count() == 3 and again.duplicates == 1
+
+
+def test_visits_and_gate_windows(store):
+    seen = "ab" * 16
+    store.commit_batch("dev-1", batch(
+        record(1, subject=seen, ts="2026-11-29T08:00:00.000Z"),
+        record(2, ts="2026-11-29T08:10:00.000Z"),
+        record(3, subject=seen, ts="2026-11-29T09:00:00.000+01:00", gate="west-2")))
+    visits = store.visits(seen)
+    assert [(v["seq"], v["gate"]) for v in visits] == [(1, "east-1"), (3, "west-2")]
+    assert visits[1]["ts_s"] == visits[0]["ts_s"]   # 09:00+01:00 is 08:00Z
+    assert [v["seq"] for v in store.visits(seen, since_s=visits[0]["ts_s"] + 1)] == []
+    around = store.at_gate("dev-1", "east-1", visits[0]["ts_s"], visits[0]["ts_s"] + 600)
+    assert [r["seq"] for r in around] == [1, 2]
+
+
+def test_concurrent_writers_store_each_record_once(store_url):
+    """Two receivers committing overlapping batches at the same time, own connections."""
+    stores = [open_store(store_url) for _ in range(2)]
+    records = [record(seq, id=f"id-{seq}") for seq in range(1, 301)]
+    chunks = [records[start:start + 25] for start in range(0, 300, 20)]    # overlapping
+
+    def commit(mine, order):
+        for chunk in order:
+            mine.commit_batch("dev-1", batch(*chunk))
+
+    threads = [threading.Thread(target=commit, args=(stores[0], chunks)),
+               threading.Thread(target=commit, args=(stores[1], chunks[::-1]))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert [r["seq"] for r in stores[0].records()] == list(range(1, 301))
+        assert sum(s.duplicates for s in stores) == 2 * sum(map(len, chunks)) - 300
+    finally:
+        for opened in stores:
+            opened.close()
+
+
+def test_an_unreachable_database_is_a_named_error(tmp_path):
+    from tests.support.broker import free_port
+
+    with pytest.raises(DistrictStoreError, match="district store postgresql://") as caught:
+        open_store(f"postgresql://nobody:secret@127.0.0.1:{free_port()}/none")
+    assert "secret" not in str(caught.value)
+    (tmp_path / "file").touch()
+    with pytest.raises(DistrictStoreError, match="district store"):
+        open_store(f"sqlite:///{tmp_path}/file/district.db")
+
+
+def test_a_sqlite_store_from_before_time_windows_is_upgraded(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    old = record(1)
+    columns = ["device", "store", *old, "batch", "received"]
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE records (row INTEGER PRIMARY KEY, {', '.join(columns)}, "
+                   "UNIQUE (id), UNIQUE (device, store, seq))")
+        db.execute(f"INSERT INTO records ({', '.join(columns)}) VALUES "
+                   f"({', '.join('?' for _ in columns)})",
+                   ("dev-1", STORE, *(json.dumps(v) if isinstance(v, list) else v
+                                      for v in old.values()), "b", "2026-11-29T03:05:00Z"))
+    db.close()
+    with open_store(f"sqlite:///{path}") as store:
+        (visit,) = store.visits(old["subject"])
+        assert visit["ts_s"] == pytest.approx(parse_rfc3339(old["ts"]), abs=0.001)
+        assert store.commit_batch("dev-1", batch(record(1), record(2))) == ([[1, 2]], [])
+
+
+def test_postgresql_connection_lost_then_made_again(pg_server):  # noqa: F811
+    import psycopg
+
+    url = pg_server.new_database()
+    with open_store(url) as store, psycopg.connect(url, autocommit=True) as admin:
+        store.commit_batch("dev-1", batch(record(1)))
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        with pytest.raises(psycopg.OperationalError):
+            store.commit_batch("dev-1", batch(record(2), record(3)))
+        # The device resends the unacknowledged batch; the store has reconnected.
+        assert store.commit_batch("dev-1", batch(record(2), record(3))) == ([[2, 3]], [])
+        assert store.count() == 3

@@ -1,0 +1,90 @@
+"""The controller with real parts: pass verification, a real SQLite file, the recording gate."""
+
+from __future__ import annotations
+
+import time
+
+from edge.scanner import Scan
+from tests.support.clock import FakeClock
+from tests.support.controller import demo_clock, green_pass, make_controller
+
+
+def test_pass_is_committed_before_the_gate_opens(demo_dir, tmp_path):
+    clock = demo_clock()
+    controller, store, gate = make_controller(demo_dir, tmp_path / "cp.db", clock)
+    opened_with = []
+    gate.open = lambda pulse_s=None: opened_with.append(store.count())
+    record = controller.handle_scan(Scan(green_pass(demo_dir, clock), clock.monotonic(), 1.0))
+    assert (record.decision, record.reasons, record.seq) == ("pass", (), 1)
+    assert opened_with == [1]
+    row = next(store.records())
+    assert row["temperature_c"] == 36.5 and row["color"] == "green"
+    assert row["pass_format"] == "CP1" and row["issuer"] == "CN-BJ-110105"
+
+
+def test_denied_pass_does_not_open_the_gate(demo_dir, tmp_path):
+    clock = demo_clock()
+    controller, store, gate = make_controller(demo_dir, tmp_path / "cp.db", clock)
+    record = controller.handle_scan(Scan(green_pass(demo_dir, clock, "red"), 0.0, 1.0))
+    assert (record.decision, record.reasons) == ("deny", ("color_red",))
+    assert gate.state == "closed" and not gate.events
+
+
+def test_screenshot_replay_is_denied_even_after_a_restart(demo_dir, tmp_path):
+    clock = demo_clock()
+    text = green_pass(demo_dir, clock)
+    controller, store, _ = make_controller(demo_dir, tmp_path / "cp.db", clock)
+    assert controller.handle_scan(Scan(text, 0.0, 1.0)).decision == "pass"
+    store.close()
+    clock.advance(10)
+    controller, store, gate = make_controller(demo_dir, tmp_path / "cp.db", clock,
+                                              temps=(36.4,) * 3)
+    record = controller.handle_scan(Scan(text, 0.0, 1.0))
+    assert (record.decision, record.reasons) == ("deny", ("replayed",))
+    assert [r["seq"] for r in store.records()] == [1, 2]
+
+
+def test_no_temperature_asks_the_guard(demo_dir, tmp_path):
+    clock = demo_clock()
+    controller, store, _ = make_controller(demo_dir, tmp_path / "cp.db", clock, temps=())
+    record = controller.handle_scan(Scan(green_pass(demo_dir, clock), 0.0, 1.0))
+    assert (record.decision, record.reasons) == ("check", ("temperature_missing",))
+    assert record.temperature_c is None
+
+
+def test_a_clock_set_back_cannot_revive_an_expired_pass(demo_dir, tmp_path):
+    clock = FakeClock(now=time.time() - 86400)   # RTC battery dead: a day behind
+    controller, store, gate = make_controller(demo_dir, tmp_path / "cp.db", clock)
+    record = controller.handle_scan(Scan(green_pass(demo_dir, clock), 0.0, 1.0))
+    assert (record.decision, record.reasons) == ("deny", ("pass_expired",))
+    assert not gate.events
+
+
+def test_pushed_policy_takes_effect_and_rollback_is_refused(demo_dir, tmp_path):
+    import base64
+    import json
+    import shutil
+
+    from models.bundle import sign_bundle
+    from models.keys import load_private_key
+    from models.timefmt import rfc3339
+
+    own = tmp_path / "device"
+    shutil.copytree(demo_dir, own)
+    clock = demo_clock()
+    controller, store, _ = make_controller(own, tmp_path / "cp.db", clock)
+    root = load_private_key((own / "demo" / "root-key.pem").read_bytes())
+
+    def policy_bundle(version: int, colors: list[str]) -> bytes:
+        payload = {"version": version, "issued": rfc3339(clock.now()),
+                   "next_update": rfc3339(clock.now() + 86400), "allow_colors": colors,
+                   "require_synced_clock": False}
+        return json.dumps(sign_bundle("policy", payload, root)).encode()
+
+    controller.apply_bundle(policy_bundle(2, ["green", "yellow"]))
+    record = controller.handle_scan(Scan(green_pass(own, clock, "yellow"), 0.0, 1.0))
+    assert record.decision == "pass"
+    controller.apply_bundle(policy_bundle(1, ["green"]))          # an older one: refused
+    assert controller.trust.policy.allow_colors == ("green", "yellow")
+    on_disk = json.loads((own / "demo" / "policy.json").read_text())
+    assert json.loads(base64.b64decode(on_disk["payload"]))["version"] == 2   # persisted

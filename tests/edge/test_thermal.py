@@ -1,0 +1,74 @@
+"""The measurement the controller gets: screened, fresh, waited for within bounds, logged."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from drivers.base import ThermalReading, ThermalSensor
+from edge.thermal import ThermalMonitor
+from models.policy import Policy
+from tests.support.clock import FakeClock
+
+
+class IdleSensor(ThermalSensor):
+    """A sensor the tests feed through the monitor's add(); read() reports nothing."""
+
+    fault = False
+
+    def read(self, timeout: float):
+        return None
+
+
+def feed(monitor: ThermalMonitor, clock: FakeClock, celsius: float, seconds: float) -> None:
+    for _ in range(round(seconds / 0.08)):
+        clock.advance(0.08)
+        monitor.add(ThermalReading(celsius, 24.0, clock.monotonic(), "gy-mcu90614"))
+
+
+def test_steady_readings_give_the_estimate():
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock)
+    feed(monitor, clock, 36.5, 2.0)
+    result = monitor.measurement()
+    assert (result.state, result.temperature_c) == ("ok", 36.5)
+
+
+def test_offset_from_config_applies():
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock, offset_c=0.7)
+    feed(monitor, clock, 35.8, 2.0)
+    assert monitor.measurement().temperature_c == 36.5
+
+
+def test_the_policy_threshold_decides_the_re_measure():
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock)
+    feed(monitor, clock, 24.0, 1.2)
+    feed(monitor, clock, 37.1, 1.1)
+    assert monitor.measurement(Policy(fever_threshold_c=37.3)).state == "retry"
+    assert monitor.measurement(Policy(fever_threshold_c=38.0)).state == "ok"
+
+
+def test_silence_is_a_sensor_fault_and_the_wait_is_bounded():
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock)
+    feed(monitor, clock, 36.5, 2.0)
+    clock.advance(2.5)
+    assert monitor.wait_measurement(timeout=0.05).state == "sensor_fault"
+    assert monitor.wait_measurement(timeout=0.0).temperature_c is None
+
+
+def test_wait_returns_once_a_window_is_ready_and_logs_it(caplog):
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock)
+    feed(monitor, clock, 24.0, 1.2)
+    feeder = threading.Thread(target=feed, args=(monitor, clock, 38.2, 1.2))
+    caplog.set_level(logging.INFO, logger="checkpoint")
+    feeder.start()
+    result = monitor.wait_measurement(timeout=5.0)
+    feeder.join()
+    assert (result.state, result.temperature_c, result.fever) == ("ok", 38.2, True)
+    line = caplog.messages[-1]
+    assert line.startswith("event=screening state=ok temperature_c=38.2")
+    assert "kind=screening_estimate" in line

@@ -1,0 +1,25 @@
+"""The delivery benchmark runs end to end on a small backlog and reports what it claims."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.support.paths import REPO
+
+SCRIPT = REPO / "scripts" / "bench_delivery.py"
+
+
+def test_bench_delivery_small_run():
+    command = [sys.executable, str(SCRIPT), "--records", "2000", "--workers", "1,2",
+               "--devices", "4", "--stores", "sqlite"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    drain, *ingest = (json.loads(line) for line in done.stdout.splitlines())
+    assert drain["bench"] == "drain" and drain["records"] == 2000
+    assert drain["district_rows"] == 2000 and drain["lost"] == 0
+    assert drain["records_per_s"] > 0 and drain["peak_rss_mb"] >= drain["rss_before_mb"] > 0
+    assert [r["workers"] for r in ingest] == [1, 2]
+    assert all(r["district_rows"] == 2000 and r["lost"] == 0 and r["records_per_s"] > 0
+               for r in ingest)
