@@ -2,6 +2,9 @@
 
     .venv/bin/python scripts/corpus_read.py [CORPUS_QR_DIR] [--decoders auto,zxing,zbar]
 
+CORPUS_QR_DIR defaults to qr/ of the corpus: $CHECKPOINT_CORPUS/qr, else
+../shared/corpus/qr beside the repository (bench/corpus.py). Without it: one line, exit 2.
+
 An image `N.ext` holding a code has `N.txt` beside it with the exact expected text (read
 as bytes: its line endings matter). Folders named `falsepositives-*` hold photos without
 a code, where a decoder must find nothing. Images OpenCV cannot load are input errors.
@@ -18,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "qr"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
@@ -85,13 +87,24 @@ def read_corpus(decoder, cases: list[Case]) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.corpus import CorpusMissing, given_path
     from drivers.qr import make_decoder
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("corpus", nargs="?", type=Path,
+                        help="default: $CHECKPOINT_CORPUS/qr, else ../shared/corpus/qr")
     parser.add_argument("--decoders", default="zxing,zbar,auto")
     args = parser.parse_args(argv)
-    cases = corpus_cases(args.corpus)
+    try:
+        corpus = given_path(args.corpus, "qr")
+    except CorpusMissing as missing:
+        print(f"corpus_read: {missing}", file=sys.stderr)
+        return 2
+    cases = corpus_cases(corpus)
+    if not cases:
+        print(f"corpus_read: no images ({', '.join(IMAGE_SUFFIXES)}) under {corpus}",
+              file=sys.stderr)
+        return 2
     for name in args.decoders.split(","):
         report = read_corpus(make_decoder(name), cases)
         print(f"== {name}: {report.codes_read} / {report.codes_total} codes read, "

@@ -2,6 +2,9 @@
 
     .venv/bin/python scripts/dcc_agreement.py [DGC_TESTDATA_DIR] [--details]
 
+DGC_TESTDATA_DIR defaults to healthpass/dgc-testdata of the corpus: $CHECKPOINT_CORPUS,
+else ../shared/corpus beside the repository (bench/corpus.py). Without it: one line, exit 2.
+
 Each `*/2DCode/raw/*.json` vector names the stage it tests with an EXPECTED* flag (see
 the dgc-testdata README). Every covered flag is judged by the verifier's own stage
 function on the vector's input for that stage (or on the chain from PREFIX when that
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import cbor2
 
+from bench.corpus import CorpusMissing, given_path
 from models import cose, hc1
 from models.base45 import b45decode
 from models.timefmt import parse_rfc3339
@@ -39,8 +43,7 @@ from models.verify import (
     verify_pass,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "healthpass" / "dgc-testdata"
+DCC = ("healthpass", "dgc-testdata")      # inside the corpus
 FLAGS = ("EXPECTEDPICTUREDECODE", "EXPECTEDUNPREFIX", "EXPECTEDB45DECODE",
          "EXPECTEDCOMPRESSION", "EXPECTEDDECODE", "EXPECTEDVERIFY", "EXPECTEDKEYUSAGE",
          "EXPECTEDEXPIRATIONCHECK")
@@ -240,14 +243,22 @@ def print_table(rows: list[dict], vectors: int) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("corpus", nargs="?", type=Path,
+                        help="default: healthpass/dgc-testdata in $CHECKPOINT_CORPUS, "
+                             "else in ../shared/corpus")
     parser.add_argument("--details", action="store_true", help="list every disagreement")
     args = parser.parse_args(argv)
-    if not args.corpus.is_dir():
-        print(f"dcc_agreement: no corpus at {args.corpus}", file=sys.stderr)
+    try:
+        corpus = given_path(args.corpus, *DCC)
+    except CorpusMissing as missing:
+        print(f"dcc_agreement: {missing}", file=sys.stderr)
         return 2
-    paths = vector_paths(args.corpus)
-    outcomes = [o for path in paths for o in judge_vector(path, args.corpus)]
+    paths = vector_paths(corpus)
+    if not paths:
+        print(f"dcc_agreement: no test vectors (*/2DCode/raw/*.json) under {corpus}",
+              file=sys.stderr)
+        return 2
+    outcomes = [o for path in paths for o in judge_vector(path, corpus)]
     print_table(agreement_table(outcomes, len(paths)), len(paths))
     if args.details:
         for o in outcomes:

@@ -2,13 +2,18 @@
 
     .venv/bin/python scripts/fuzz_verify.py [--iterations N] [--seconds S] [--seed K]
 
-Seeds are a valid CP1 pass, valid HC1 passes (made here, and the EU test vectors when
-../shared/corpus is present) and random text. Each input is a seed mutated at one layer:
-the QR text, the compressed bytes, the COSE bytes, or one node of the decoded CBOR
+Seeds are a valid CP1 pass made here, the HC1 passes of the EU test vectors (in
+healthpass/dgc-testdata of the corpus: $CHECKPOINT_CORPUS, else ../shared/corpus beside
+the repository, see bench/corpus.py) and random text. Each input is a seed mutated at one
+layer: the QR text, the compressed bytes, the COSE bytes, or one node of the decoded CBOR
 structure, re-encoded above that layer so the mutation reaches the deep parsers. Every
 input goes to `models.verify.judge`, the verifier without its catch-all, so any exception
 is a crash. Prints the inputs tried, crashes (must be 0), the slowest input's time and
 that input's time re-measured alone.
+
+The test vectors are the only HC1 seeds: without the corpus no HC1 input would be made,
+so the script stops (one line on stderr, exit 2) rather than report 0 crashes on CP1
+alone. `fuzz()`, as a test calls it, uses them when the corpus is there.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ import time
 import traceback
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cbor2
 
+from bench.corpus import CorpusMissing, corpus_path
 from models.base45 import ALPHABET, b45decode, b45encode
 from models.cose import encode_sign1
 from models.cp1 import issue_cp1
@@ -32,8 +37,7 @@ from models.keys import kid_b64, kid_of, new_private_key, spki_der
 from models.trust import TrustStore
 from models.verify import judge
 
-REPO = Path(__file__).resolve().parents[1]
-DCC_CORPUS = REPO.parent / "shared" / "corpus" / "healthpass" / "dgc-testdata"
+DCC = ("healthpass", "dgc-testdata")      # inside the corpus
 NOW = 1_790_000_000
 
 
@@ -57,13 +61,21 @@ def _seeds(rng: random.Random) -> tuple[list[str], TrustStore, object]:
     # no `iss`: the key vouches for re-signed HC1 payloads too, so their claims are reached
     entry = {"kid": kid_b64(kid_of(key.public_key())),
              "spki": base64.b64encode(spki_der(key.public_key())).decode()}
-    seeds = [cp1]
-    if DCC_CORPUS.is_dir():
-        for path in sorted(DCC_CORPUS.rglob("*.json"))[::12]:
-            prefix = json.loads(path.read_text(encoding="utf-8-sig")).get("PREFIX")
-            if isinstance(prefix, str) and prefix.startswith("HC1:"):
-                seeds.append(prefix)
-    return seeds, TrustStore.from_payloads({"keys": [entry]}), key
+    return [cp1, *_corpus_seeds()], TrustStore.from_payloads({"keys": [entry]}), key
+
+
+def _corpus_seeds() -> list[str]:
+    """The HC1 PREFIX of every 12th EU test vector; none without the corpus."""
+    try:
+        corpus = corpus_path(*DCC)
+    except CorpusMissing:
+        return []
+    seeds = []
+    for path in sorted(corpus.rglob("*.json"))[::12]:
+        prefix = json.loads(path.read_text(encoding="utf-8-sig")).get("PREFIX")
+        if isinstance(prefix, str) and prefix.startswith("HC1:"):
+            seeds.append(prefix)
+    return seeds
 
 
 def _flip_bytes(data: bytes, rng: random.Random) -> bytes:
@@ -197,6 +209,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, help="stop after S seconds")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    try:
+        corpus_path(*DCC)
+    except CorpusMissing as missing:
+        print(f"fuzz_verify: {missing}", file=sys.stderr)
+        return 2
     iterations = args.iterations or (None if args.seconds else 20000)
     report = fuzz(iterations, args.seconds, args.seed)
     print(json.dumps({"inputs": report.tried, "crashes": len(report.crashes),

@@ -6,13 +6,10 @@ import json
 
 import cv2
 import numpy as np
-import pytest
 
 from cli.main import main
 from drivers.sim.render import Renderer
-from tests.support.paths import REPO
-
-CORPUS = REPO.parent / "shared" / "corpus" / "qr"
+from tests.support.corpus import corpus_or_skip
 
 
 def _scan(capsys, *files) -> tuple[int, list[dict]]:
@@ -33,11 +30,11 @@ def test_images_give_their_codes_and_decode_time(tmp_path, capsys):
     assert all(isinstance(line["ms"], float) and line["ms"] >= 0 for line in lines)
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"QR corpus not found at {CORPUS}")
 def test_corpus_images_and_a_degenerate_webp(capsys):
-    good = CORPUS / "zxing" / "qrcode-1" / "1.png"
-    broken = CORPUS / "zxing-cpp" / "falsepositives-1" / "1x1.webp"
-    photo = CORPUS / "zxing" / "falsepositives-2" / "01.png"
+    corpus = corpus_or_skip("qr")
+    good = corpus / "zxing" / "qrcode-1" / "1.png"
+    broken = corpus / "zxing-cpp" / "falsepositives-1" / "1x1.webp"
+    photo = corpus / "zxing" / "falsepositives-2" / "01.png"
     status, lines = _scan(capsys, good, broken, photo)
     assert status == 2
     assert lines[0]["codes"] == [good.with_suffix(".txt").read_bytes().decode("utf-8")]

@@ -1,4 +1,7 @@
-"""The real decoder over the shared public QR corpus (../shared/corpus/qr), in one pass.
+"""The real decoder over the shared public QR corpus (qr/ of the corpus), in one pass.
+
+The corpus is outside the repository: ../shared/corpus, or $CHECKPOINT_CORPUS (see
+bench/corpus.py); without it these tests skip, saying where it was looked for.
 
 Reference figures (PROVENANCE.md): zxing-cpp alone reads 219 of the 234 codes, zxing-cpp
 with zbar on undecodable symbols 222; nothing may be read in the photos without a code.
@@ -13,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from drivers.qr import make_decoder
+from tests.support.corpus import corpus_or_skip
 from tests.support.paths import REPO
 
-CORPUS = REPO.parent / "shared" / "corpus" / "qr"
 AUTO_FLOOR = 222
 DEGENERATE = {"1x1.webp", "1x100.webp"}
 
@@ -31,10 +34,9 @@ def _corpus_reader():
 
 @pytest.fixture(scope="module")
 def auto_report():
-    if not CORPUS.is_dir():
-        pytest.skip(f"QR corpus not found at {CORPUS} (it lives beside the repo in shared/)")
+    corpus = corpus_or_skip("qr")
     reader = _corpus_reader()
-    cases = reader.corpus_cases(CORPUS)
+    cases = reader.corpus_cases(corpus)
     return reader.read_corpus(make_decoder("auto"), cases), cases
 
 

@@ -1,4 +1,7 @@
-"""Every EU DCC test vector (../shared/corpus/healthpass/dgc-testdata) against the verifier.
+"""Every EU DCC test vector (healthpass/dgc-testdata of the corpus) against the verifier.
+
+The corpus is outside the repository: ../shared/corpus, or $CHECKPOINT_CORPUS (see
+bench/corpus.py); without it these tests skip, saying where it was looked for.
 
 Each EXPECTED* flag the verifier covers must agree, except the data defects listed in the
 corpus's PROVENANCE.md; the agreement table is printed (run with -s to see it).
@@ -12,9 +15,11 @@ import sys
 
 import pytest
 
+from bench.corpus import corpus_dir
+from tests.support.corpus import corpus_or_skip
 from tests.support.paths import REPO
 
-CORPUS = REPO.parent / "shared" / "corpus" / "healthpass" / "dgc-testdata"
+DCC = ("healthpass", "dgc-testdata")      # inside the corpus (bench/corpus.py)
 
 
 def _agreement_module():
@@ -27,12 +32,15 @@ def _agreement_module():
 
 
 @pytest.fixture(scope="module")
-def judged():
-    if not CORPUS.is_dir():
-        pytest.skip(f"DCC corpus not found at {CORPUS} (it lives beside the repo in shared/)")
+def corpus():
+    return corpus_or_skip(*DCC)
+
+
+@pytest.fixture(scope="module")
+def judged(corpus):
     agreement = _agreement_module()
-    paths = agreement.vector_paths(CORPUS)
-    outcomes = [o for path in paths for o in agreement.judge_vector(path, CORPUS)]
+    paths = agreement.vector_paths(corpus)
+    outcomes = [o for path in paths for o in agreement.judge_vector(path, corpus)]
     return agreement, paths, outcomes
 
 
@@ -66,7 +74,7 @@ def test_known_defects_are_the_ones_provenance_lists(judged):
     ]
 
 
-def test_the_whole_chain_never_passes_what_a_vector_says_fails(judged):
+def test_the_whole_chain_never_passes_what_a_vector_says_fails(judged, corpus):
     agreement, paths, _ = judged
     passed = 0
     for path in paths:
@@ -78,7 +86,7 @@ def test_the_whole_chain_never_passes_what_a_vector_says_fails(judged):
         # from the text on: an unreadable picture (Q1) says nothing about its text
         failing = [f for f in agreement.FLAGS
                    if f != "EXPECTEDPICTUREDECODE" and expected.get(f) is False]
-        relative = path.relative_to(CORPUS).as_posix()
+        relative = path.relative_to(corpus).as_posix()
         assert failing == [] or relative == "IS/2DCode/raw/3.json", (relative, failing)
     assert passed > 250        # most vectors are valid at their own validation clock
 
@@ -86,9 +94,10 @@ def test_the_whole_chain_never_passes_what_a_vector_says_fails(judged):
 def test_script_prints_the_table_and_exits_0():
     import subprocess
 
+    corpus = corpus_dir().joinpath(*DCC)      # not skipped when absent: then it exits 2
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "dcc_agreement.py"),
-                           str(CORPUS)], capture_output=True, text=True, timeout=60)
-    if not CORPUS.is_dir():
+                           str(corpus)], capture_output=True, text=True, timeout=60)
+    if not corpus.is_dir():
         assert done.returncode == 2
         return
     assert done.returncode == 0, done.stderr
