@@ -69,9 +69,55 @@ def test_output_does_not_depend_on_chunking(parts, cuts):
     assert chunked.stats() == whole.stats()
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=600))
-def test_random_bytes_yield_only_grammatical_lines(data):
-    for reading in Framer().feed(data):
-        assert any(parse_line(line.decode("utf-8", "replace")) == reading
-                   for line in data.split(b"\n"))
+# Real lines spliced into noise must come out exactly, in order, and nothing else.
+#
+# Why the noise can neither form nor swallow a reading: the framer judges each whole line
+# (the bytes up to a newline) on its own, so a real line is read exactly when it has a
+# line to itself: every noise segment is whole lines, each ending in a newline, and the
+# real lines end in one too. A noise line then yields nothing when it is not a reading:
+# lines of at most MAX_LINE bytes that parse are filtered out, longer ones may be
+# anything (a reading padded past MAX_LINE included), since the framer drops them
+# whole. The last, unterminated part of the stream is never read at all.
+# The stream goes in random chunks: the framer's output must not depend on the split.
+def _short_reading(line: bytes) -> bool:
+    try:
+        return len(line) <= MAX_LINE and parse_line(line.decode("utf-8")) is not None
+    except UnicodeDecodeError:
+        return False
+
+
+line_piece = st.one_of(
+    st.sampled_from([b"T=", b"TO=", b"TA=", b"Object = ", b"Ambient = ", b"36.62", b"-12.5",
+                     b"3662", b"999.00", b"*C", "°C".encode(), b"\t", b",", b" ", b"\r",
+                     b"\xff\xfe", b"T=36.62", b"Ambient = 24.71*C\tObject = 36.62*C",
+                     b" " * 40, b"0" * 45, b"x" * 90]),
+    st.binary(min_size=1, max_size=8))
+line_text = st.lists(line_piece, max_size=6).map(lambda parts: b"".join(parts).replace(b"\n", b""))
+padded_readings = st.sampled_from([b"T=36.62" + b" " * 80, b" " * 85 + b"T=36.7\r",
+                                   b"Ambient = 24.71*C\tObject = 36.62*C" + b"\t" * 50])
+noise_text = st.sampled_from([False, False, False, True]).flatmap(
+    lambda padded: padded_readings if padded
+    else line_text.filter(lambda line: not _short_reading(line)))
+noise_lines = st.lists(st.tuples(noise_text, st.sampled_from([b"\n", b"\r\n"])), max_size=3)
+# (object, ambient) in 0.01 degC, ambient None for the short `T=` form.
+readings = st.tuples(st.integers(-7000, 38000), st.none() | st.integers(-4000, 12500))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(noise_lines, readings), max_size=8), noise_lines, line_text,
+       st.lists(st.integers(0, 10_000), max_size=20))
+def test_real_lines_spliced_into_noise_come_out_exactly(segments, tail, partial, cuts):
+    expected = [LineReading(o / 100, None if a is None else a / 100) for _, (o, a) in segments]
+    real = [encode_line(r.object_c, r.ambient_c) for r in expected]
+    noise = [b"".join(text + end for text, end in lines) for lines, _ in segments]
+    stream = (b"".join(n + line for n, line in zip(noise, real, strict=True))
+              + b"".join(text + end for text, end in tail) + partial)
+    framer = Framer()
+    got = [reading for chunk in _chunks(stream, cuts) for reading in framer.feed(chunk)]
+    assert got == expected
+    assert framer.frames == len(expected)
+    noise_line_count = sum(len(lines) for lines, _ in segments) + len(tail)
+    overlong_partial = int(len(partial) > MAX_LINE)     # dropped as soon as it is too long
+    assert framer.rejected_lines == noise_line_count + overlong_partial
+    framer.flush()
+    assert framer.discarded == len(stream) - sum(map(len, real))
