@@ -27,7 +27,8 @@ def register(subparsers) -> None:
 def run_calibration(args) -> int:
     from cli.config import load_or_explain
     from edge.calibration import CalibrationError, calibrate, with_offset
-    from edge.config import ConfigError, parse_config
+    from edge.config import parse_config
+    from runtime.configfile import ConfigError
 
     if not 20.0 <= args.reference <= 45.0:
         raise UsageError(f"--reference {args.reference}: a blackbody between 20 and 45 degC")

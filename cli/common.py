@@ -1,4 +1,4 @@
-"""What every subcommand shares: the user-error type and JSON-lines output."""
+"""What every subcommand shares: the user-error type, config errors, JSON-lines output."""
 
 from __future__ import annotations
 
@@ -15,3 +15,13 @@ def emit(obj: dict[str, Any]) -> None:
     """Print one JSON object as one line, flushed so pipes see it at once."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def config_usage_error(exc) -> UsageError:
+    """A ConfigError as the user sees it: every problem on its own stderr line, then the
+    one-line summary that ends the command with exit code 2."""
+    if len(exc.errors) == 1:
+        return UsageError(f"config {exc.path}: {exc.errors[0]}")
+    for error in exc.errors:
+        print(f"config {exc.path}: {error}", file=sys.stderr)
+    return UsageError(f"config {exc.path}: {len(exc.errors)} errors")

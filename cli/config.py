@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from cli.common import UsageError
+from cli.common import UsageError, config_usage_error
 
 
 def register(subparsers) -> None:
@@ -19,17 +18,13 @@ def register(subparsers) -> None:
 
 def load_or_explain(path: Path):
     """The validated config, or every error on stderr and a UsageError (exit 2)."""
-    from edge.config import ConfigError, load_config
+    from edge.config import load_config
+    from runtime.configfile import ConfigError
 
     try:
         return load_config(path)
     except ConfigError as exc:
-        if len(exc.errors) > 1:
-            for error in exc.errors:
-                print(f"config {exc.path}: {error}", file=sys.stderr)
-        raise UsageError(f"config {exc.path}: {'; '.join(exc.errors)}"
-                         if len(exc.errors) == 1 else
-                         f"config {exc.path}: {len(exc.errors)} errors") from None
+        raise config_usage_error(exc) from None
 
 
 def check_config(args) -> int:

@@ -14,9 +14,10 @@ import sys
 import threading
 from pathlib import Path
 
-from cli.common import UsageError, emit
+from cli.common import UsageError, config_usage_error, emit
 
 DEFAULT_CONFIG = Path("config/district.toml")
+SUPERVISE_EVERY_S = 1.0
 
 
 def register(subparsers) -> None:
@@ -53,16 +54,13 @@ def register(subparsers) -> None:
 
 
 def _load(path: Path):
-    from district.config import DistrictConfigError, load_district_config
+    from district.config import load_district_config
+    from runtime.configfile import ConfigError
 
     try:
         return load_district_config(path)
-    except DistrictConfigError as exc:
-        if len(exc.errors) == 1:
-            raise UsageError(str(exc)) from None
-        for error in exc.errors:
-            print(f"config {exc.path}: {error}", file=sys.stderr)
-        raise UsageError(f"config {exc.path}: {len(exc.errors)} errors") from None
+    except ConfigError as exc:
+        raise config_usage_error(exc) from None
 
 
 def _open_store(config, reader: str | None = None):
@@ -79,21 +77,29 @@ def _open_store(config, reader: str | None = None):
 
 
 def serve(args) -> int:
+    """Receive until Ctrl-C or SIGTERM; exit 1 if the receiver's network thread dies."""
     from district.receiver import Receiver
+    from runtime import logs
 
     config = _load(args.config)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="ts=%(asctime)s %(message)s")
+    logs.setup()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with _open_store(config) as storage:
-        receiver = Receiver(config.mqtt_url, storage, root=config.root, tls=config.tls)
+        try:
+            receiver = Receiver(config.mqtt_url, storage, root=config.root, tls=config.tls)
+        except (OSError, ValueError) as exc:    # TLS files: ssl.SSLError is an OSError
+            raise UsageError(f"district serve: [mqtt] TLS files: {exc}") from None
         receiver.start()
-        logging.getLogger("checkpoint.district").info(
-            "event=serving broker=%s store=%s", config.mqtt_url,
-            config.db_path or config.store_url.split("@")[-1])
-        stop.wait()
+        logs.event("serving", broker=config.mqtt_url,
+                   store=config.db_path or config.store_url.split("@")[-1])
+        while not stop.wait(SUPERVISE_EVERY_S):
+            if not receiver.alive:
+                logs.event("worker_died", logging.CRITICAL, worker="mqtt-network")
+                print("district serve: the MQTT network thread died; exiting so the "
+                      "service manager restarts the receiver", file=sys.stderr)
+                return 1
         receiver.stop()
     return 0
 

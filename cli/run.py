@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -21,11 +22,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    """Exit 0 after a clean stop, 1 when a part of the agent died (status says
+    `online: false`, alarm `worker_died`), 2 for a mistake in the config or the command."""
     from drivers.base import DriverError
-    from edge import logs
-    from edge.agent import Agent
+    from edge.agent import Agent, AgentError, AgentFailed
     from edge.store import StoreError
     from edge.trust import TrustError
+    from runtime import logs
 
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration must be a positive number of seconds")
@@ -41,6 +44,10 @@ def run(args) -> int:
     try:
         with Agent(config) as agent:
             agent.run(stop, args.duration)
-    except (DriverError, StoreError, TrustError) as exc:
+    except AgentFailed as exc:
+        print(f"checkpoint: run: {exc}; stopped so that it can be started afresh",
+              file=sys.stderr)
+        return 1
+    except (AgentError, DriverError, StoreError, TrustError) as exc:
         raise UsageError(str(exc)) from None
     return 0

@@ -7,37 +7,12 @@ SQLite by default, or PostgreSQL (`postgresql://...`) through the same interface
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from models.configschema import Key, validate_toml
-
-
-class DistrictConfigError(Exception):
-    """The config cannot be used; `errors` lists every problem found."""
-
-    def __init__(self, path: Path, errors: list[str]) -> None:
-        self.path = path
-        self.errors = errors
-        super().__init__(f"config {path}: " + "; ".join(errors))
-
-
-def _mqtt_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    try:
-        ok = parts.scheme in ("mqtt", "mqtts") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        ok = False
-    return None if ok else "allowed: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
-
-
-def _topic_root(value: str) -> str | None:
-    ok = re.fullmatch(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*", value)
-    return None if ok else "allowed: topic levels without wildcards, e.g. cp/v1"
-
+from models.configschema import Key, mqtt_url
+from models.wire import ROOT, topic_root_problem
+from runtime import configfile
 
 PG_SCHEMES = ("postgresql://", "postgres://")
 
@@ -52,8 +27,8 @@ def _store_url(value: str) -> str | None:
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
-    "mqtt": {"url": Key("str", "mqtt://127.0.0.1:1883", check=_mqtt_url),
-             "root": Key("str", "cp/v1", check=_topic_root),
+    "mqtt": {"url": Key("str", "mqtt://127.0.0.1:1883", check=mqtt_url),
+             "root": Key("str", ROOT, check=topic_root_problem),
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
     "store": {"url": Key("str", "sqlite:///district.db", check=_store_url)},
     "signing": {"root_key": Key("path"), "issuer_key": Key("path")},
@@ -72,9 +47,7 @@ class DistrictConfig:
 
 
 def parse_district_config(text: str, path: Path) -> DistrictConfig:
-    values, errors = validate_toml(text, SCHEMA, path.parent)
-    if errors:
-        raise DistrictConfigError(path, errors)
+    values = configfile.validated(text, path, SCHEMA)
     mqtt = values["mqtt"]
     tls = {k: mqtt[k] for k in ("ca", "cert", "key") if mqtt[k]} or None
     store_url, db_path = values["store"]["url"], None
@@ -86,11 +59,5 @@ def parse_district_config(text: str, path: Path) -> DistrictConfig:
 
 
 def load_district_config(path: Path) -> DistrictConfig:
-    path = Path(path).resolve()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DistrictConfigError(path, [f"cannot read: {exc.strerror}"]) from None
-    except UnicodeDecodeError:
-        raise DistrictConfigError(path, ["not UTF-8 text"]) from None
+    path, text = configfile.read_text(path)
     return parse_district_config(text, path)

@@ -9,11 +9,11 @@ first: a device would refuse a bad one, and a retained bad bundle would stay on 
 from __future__ import annotations
 
 import threading
+import uuid
 from urllib.parse import urlsplit
 
-from district.mqtt import make_client, port_of
-
-DISTRICT_KINDS = ("trustlist", "revocations")
+from models.wire import QOS, Topics
+from runtime.mqtt import make_client, port_of
 
 
 class PublishError(Exception):
@@ -22,18 +22,15 @@ class PublishError(Exception):
 
 def bundle_topic(root: str, kind: str, device: str | None) -> str:
     """Where a bundle of `kind` goes; a policy or roster needs a device."""
-    if device:
-        return f"{root}/{device}/config"
-    if kind not in DISTRICT_KINDS:
-        raise ValueError(f"a {kind} bundle is per device: name the device")
-    return f"{root}/district/{kind}"
+    topics = Topics(root)
+    return topics.config(device) if device else topics.district(kind)
 
 
 def publish_retained(mqtt_url: str, tls: dict | None, topic: str, payload: bytes,
                      timeout: float = 10.0) -> None:
     """Publish once at QoS 1 with retain; return when the broker has PUBACKed it."""
     url = urlsplit(mqtt_url)
-    client = make_client(url, tls, prefix="district-publish")
+    client = make_client(url, client_id=f"district-publish-{uuid.uuid4().hex[:12]}", tls=tls)
     done = threading.Event()
     outcome: dict = {}
 
@@ -42,7 +39,7 @@ def publish_retained(mqtt_url: str, tls: dict | None, topic: str, payload: bytes
             outcome["error"] = f"broker refused the connection: {reason_code}"
             done.set()
             return
-        client.publish(topic, payload, qos=1, retain=True)
+        client.publish(topic, payload, qos=QOS, retain=True)
 
     def on_publish(client, userdata, mid, reason_code, properties) -> None:
         if reason_code.is_failure:

@@ -12,25 +12,22 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from urllib.parse import urlsplit
 
-from district.mqtt import make_client, port_of
 from district.stores.sql import SqlStore
 from district.validate import BatchError, check_envelope, decode_payload, is_uuid
-
-SCHEMA_ACK = "checkpoint.ack/1"
-SCHEMA_STATUS = "checkpoint.status/1"
-SHARE_GROUP = "district"
-
-log = logging.getLogger("checkpoint.district")
+from models.wire import QOS, ROOT, SCHEMA_ACK, SCHEMA_STATUS, Topics
+from runtime import logs
+from runtime.mqtt import guarded, make_client, network_alive, port_of
 
 
 class Receiver:
-    def __init__(self, mqtt_url: str, storage: SqlStore, *, root: str = "cp/v1",
+    def __init__(self, mqtt_url: str, storage: SqlStore, *, root: str = ROOT,
                  tls: dict | None = None) -> None:
         self.url = urlsplit(mqtt_url)
         self.storage = storage
-        self.root = root
+        self.topics = Topics(root)
         self.refused: list[tuple[str, str]] = []    # (device, reason) of refused batches
         self.batches = 0        # batches this worker committed (and acked)
         self._connected = threading.Event()
@@ -46,42 +43,46 @@ class Receiver:
                                    clean_start=True)
         self._client.loop_start()
 
+    @property
+    def alive(self) -> bool:
+        """The network thread is running (it ends only by stop(), or by a paho bug)."""
+        return network_alive(self._client)
+
     def stop(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
 
     def _make_client(self, tls: dict | None):
-        client = make_client(self.url, tls)
+        client = make_client(self.url, client_id=f"district-{uuid.uuid4().hex[:12]}", tls=tls)
         client.reconnect_delay_set(1, 30)
-        client.on_connect = self._on_connect
-        client.on_disconnect = lambda *args: self._connected.clear()
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        client.on_publish = self._on_publish
+        client.on_connect = guarded("on_connect", self._on_connect)
+        client.on_disconnect = guarded("on_disconnect", lambda *args: self._connected.clear())
+        client.on_subscribe = guarded("on_subscribe", self._on_subscribe)
+        client.on_message = guarded("on_message", self._on_message)
+        client.on_publish = guarded("on_publish", self._on_publish)
         return client
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.warning("event=receiver_refused reason=%s", reason_code)
+            logs.event("receiver_refused", logging.WARNING, reason=str(reason_code))
             return
-        client.subscribe([(f"$share/{SHARE_GROUP}/{self.root}/+/records", 1),
-                          (f"{self.root}/+/status", 1)])
+        client.subscribe([(self.topics.all_records(), QOS), (self.topics.all_status(), QOS)])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         refused = [str(code) for code in reason_codes if code.is_failure]
         if refused:
-            log.error("event=subscribe_refused reasons=%s", ",".join(refused))
+            logs.event("subscribe_refused", logging.ERROR, reasons=refused)
             return
         self._connected.set()
-        log.info("event=receiver_ready host=%s", self.url.hostname)
+        logs.event("receiver_ready", host=self.url.hostname)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         if reason_code.is_failure:      # the ack did not go out; the device will resend
-            log.warning("event=ack_refused_by_broker reason=%s", reason_code)
+            logs.event("ack_refused_by_broker", logging.WARNING, reason=str(reason_code))
 
     def _on_message(self, client, userdata, message) -> None:
-        levels = message.topic[len(self.root) + 1:].split("/")
-        if len(levels) != 2 or not message.topic.startswith(self.root + "/"):
+        levels = self.topics.split(message.topic)
+        if levels is None:
             return
         device, kind = levels
         try:
@@ -89,8 +90,9 @@ class Receiver:
                 self._on_batch(device, message)
             elif kind == "status":
                 self._on_status(device, message.payload)
-        except Exception:   # one bad message must not stop the receiver
-            log.exception("event=receiver_error device=%s topic=%s", device, message.topic)
+        except Exception as exc:   # one bad message must not stop the receiver
+            logs.event("receiver_error", logging.ERROR, device=device, topic=message.topic,
+                       error=repr(exc))
 
     def _on_batch(self, device: str, message) -> None:
         content_type = getattr(message.properties, "ContentType", None)
@@ -104,19 +106,19 @@ class Receiver:
         before = self.storage.duplicates
         accepted, rejected = self.storage.commit_batch(device, batch)
         for item in rejected:
-            log.warning("event=record_rejected device=%s seq=%s reason=%s", device,
-                        item["seq"], item["reason"])
+            logs.event("record_rejected", logging.WARNING, device=device, seq=item["seq"],
+                       reason=item["reason"])
         self._ack(device, batch, accepted, rejected)
         self.batches += 1
-        log.info("event=batch_committed device=%s batch=%s accepted=%d duplicates=%d "
-                 "rejected=%d", device, batch["batch"], sum(b - a + 1 for a, b in accepted),
-                 self.storage.duplicates - before, len(rejected))
+        logs.event("batch_committed", device=device, batch=batch["batch"],
+                   accepted=sum(b - a + 1 for a, b in accepted),
+                   duplicates=self.storage.duplicates - before, rejected=len(rejected))
 
     def _refuse(self, device: str, batch: dict | None, error: BatchError) -> None:
         """Log a refused batch; ack it as all-rejected when it says whose it is."""
         self.refused.append((device, error.reason))
-        log.warning("event=batch_refused device=%s reason=%s detail=%r", device,
-                    error.reason, str(error))
+        logs.event("batch_refused", logging.WARNING, device=device, reason=error.reason,
+                   detail=str(error))
         if batch and is_uuid(batch.get("store")) and isinstance(batch.get("records"), list):
             rejected = [{"seq": r.get("seq"), "reason": error.reason}
                         for r in batch["records"] if isinstance(r, dict)]
@@ -127,7 +129,7 @@ class Receiver:
                  not isinstance(r["seq"], bool)]
         ack = {"schema": SCHEMA_ACK, "batch": batch.get("batch"), "store": batch["store"],
                "accepted": accepted, "rejected": named}
-        self._client.publish(f"{self.root}/{device}/ack", json.dumps(ack), qos=1)
+        self._client.publish(self.topics.ack(device), json.dumps(ack), qos=QOS)
 
     def _on_status(self, device: str, payload: bytes) -> None:
         if not payload:
@@ -138,6 +140,6 @@ class Receiver:
             status = None
         if not isinstance(status, dict) or status.get("schema") != SCHEMA_STATUS \
                 or status.get("device") != device:
-            log.warning("event=status_refused device=%s", device)
+            logs.event("status_refused", logging.WARNING, device=device)
             return
         self.storage.record_status(device, status)

@@ -12,21 +12,13 @@ import uuid
 import zlib
 
 from models.reasons import DECISIONS, REASONS
+from models.records import FIELD_TYPES, FIELDS
 from models.timefmt import parse_rfc3339
+from models.wire import CONTENT_JSON, CONTENT_ZLIB, SCHEMA_BATCH
 
-SCHEMA_BATCH = "checkpoint.batch/1"
-ZLIB_TYPE = "application/json+zlib"
 MAX_INFLATED = 16 * 1024 * 1024     # a batch is at most 64 KiB of JSON; refuse bombs
 MAX_SEQ = 2**63 - 1     # a 64-bit SQL integer, in SQLite and PostgreSQL alike
 
-_TEXT, _NULLABLE_TEXT = "text", "text or null"
-FIELD_TYPES = {
-    "id": _TEXT, "seq": "seq", "ts": "time", "clock_synced": "bool", "gate": _TEXT,
-    "decision": "decision", "reasons": "reasons", "pass_format": _NULLABLE_TEXT,
-    "issuer": _NULLABLE_TEXT, "kid": _NULLABLE_TEXT, "subject": _NULLABLE_TEXT,
-    "color": _NULLABLE_TEXT, "pass_exp": _NULLABLE_TEXT, "tested_at": _NULLABLE_TEXT,
-    "temperature_c": "number or null", "operator": _NULLABLE_TEXT, "note": _NULLABLE_TEXT,
-}
 
 
 class BatchError(Exception):
@@ -39,7 +31,7 @@ class BatchError(Exception):
 
 def decode_payload(payload: bytes, content_type: str | None) -> dict:
     """The batch object from an MQTT payload, plain or zlib JSON by content type."""
-    if content_type == ZLIB_TYPE:
+    if content_type == CONTENT_ZLIB:
         inflater = zlib.decompressobj()
         try:
             payload = inflater.decompress(payload, MAX_INFLATED)
@@ -47,7 +39,7 @@ def decode_payload(payload: bytes, content_type: str | None) -> dict:
             raise BatchError("bad_compression", str(exc)) from None
         if inflater.unconsumed_tail:
             raise BatchError("too_large", f"inflates beyond {MAX_INFLATED} bytes")
-    elif content_type not in (None, "application/json"):
+    elif content_type not in (None, CONTENT_JSON):
         raise BatchError("unknown_content_type", str(content_type))
     try:
         batch = json.loads(payload)
@@ -86,13 +78,18 @@ def record_problem(record) -> str | None:
         return "not_an_object"
     if set(record) - set(FIELD_TYPES):
         return "unknown_field"
-    if set(FIELD_TYPES) - set(record):
+    if set(FIELDS) - set(record):
         return "missing_field"
-    for name, kind in FIELD_TYPES.items():
-        problem = _value_problem(kind, record[name])
+    for name, value in record.items():
+        problem = field_problem(name, value)
         if problem:
             return problem
     return None
+
+
+def field_problem(name: str, value) -> str | None:
+    """None if `value` is valid for the record field `name`, else the rejection reason."""
+    return _value_problem(FIELD_TYPES[name], value)
 
 
 def _value_problem(kind: str, value) -> str | None:
@@ -119,7 +116,7 @@ def _type_ok(kind: str, value) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool) \
             and _finite(value)
     # NUL: PostgreSQL text cannot hold it, so no backend takes it.
-    return isinstance(value, str) and (kind != _TEXT or value != "") and "\x00" not in value
+    return isinstance(value, str) and (kind != "text" or value != "") and "\x00" not in value
 
 
 def _finite(number: int | float) -> bool:

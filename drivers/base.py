@@ -3,6 +3,10 @@
 Each driver is a context manager with `close()`; drivers are chosen by URL in
 `drivers.registry`. Hardware libraries are imported lazily inside the drivers so that
 every module imports on a laptop.
+
+Every driver says how it is, in one stable phrase the status message carries:
+`"ok"`, `"starting"` (no data yet), or `"fault: <why>"`. A driver that runs threads of
+its own lists them in `workers`, so the agent supervises them with its own.
 """
 
 from __future__ import annotations
@@ -14,6 +18,15 @@ from typing import Any
 
 class DriverError(Exception):
     """A driver could not be opened or used; the message is meant for the user."""
+
+
+OK, STARTING = "ok", "starting"
+
+
+def fault(why: str) -> str:
+    """A health phrase for a driver that is not working: keep `why` free of counts and
+    times, so the phrase changes only when the state does."""
+    return f"fault: {why}"
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,19 @@ class _Closable:
     def close(self) -> None:
         pass
 
+    @property
+    def health(self) -> str:
+        return OK
+
+    @property
+    def workers(self) -> tuple:
+        """The supervised threads this driver runs (runtime.worker.Worker)."""
+        return ()
+
+    def counters(self) -> dict[str, int]:
+        """What the driver counted since it opened, for the status message."""
+        return {}
+
     def __enter__(self):
         return self
 
@@ -50,11 +76,17 @@ class Camera(_Closable, abc.ABC):
 
     @abc.abstractmethod
     def latest(self, after: int, timeout: float) -> Frame | None:
-        """The newest frame with index > `after`, waiting up to `timeout` seconds."""
+        """The newest frame with index > `after`, waiting up to `timeout` seconds; None at
+        once when the camera has ended."""
 
     @property
     def dropped(self) -> int:
         return 0
+
+    @property
+    def ended(self) -> bool:
+        """No frame will come any more (a file played to its end, or the camera closed)."""
+        return False
 
     def describe(self) -> str:
         return type(self).__name__
@@ -73,9 +105,27 @@ class ThermalSensor(_Closable, abc.ABC):
 
 
 class Gate(_Closable, abc.ABC):
-    @abc.abstractmethod
+    """A turnstile or door release. A gate only learns it is broken when asked to open:
+    the last failure is its health until an opening succeeds."""
+
+    _fault: str | None = None
+
     def open(self, pulse_s: float | None = None) -> None:
-        """Release the turnstile / door for one person."""
+        """Release the turnstile / door for one person; DriverError if it could not."""
+        try:
+            self._open(pulse_s)
+        except Exception as exc:
+            self._fault = fault(f"open failed: {type(exc).__name__}")
+            raise DriverError(f"gate: {exc}") from exc
+        self._fault = None
+
+    @abc.abstractmethod
+    def _open(self, pulse_s: float | None) -> None:
+        """Drive the hardware (or the simulation) for one opening."""
+
+    @property
+    def health(self) -> str:
+        return self._fault or OK
 
     @property
     @abc.abstractmethod

@@ -6,7 +6,8 @@
 
 A capture thread reads frames as the source delivers them into a `LatestFrame`, so the
 scanner always gets the newest one. A file source ends (latest() returns None at once)
-unless `loop` is set.
+unless `loop` is set. A device that gives no frame is failing, not ended: it is
+released and opened again with backoff (see drivers/frames.py).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 
 from drivers.base import DriverError
 from drivers.frames import CaptureCamera
+from drivers.urls import DriverUrl, Option, flag
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 FOLDER_FPS = 15.0
+URL_OPTIONS = {"v4l2": {}, "file": {"loop": Option(flag, False)}}
 
 
 def read_image(path: Path) -> Any | None:
@@ -40,44 +43,48 @@ def read_image(path: Path) -> Any | None:
 
 class OpenCvCamera(CaptureCamera):
     def __init__(self, source: str | int, *, clock, loop: bool = False) -> None:
-        super().__init__()
-        self.clock = clock
+        super().__init__(clock)
         self.loop = loop
+        self._target = source
         self._source = _open_source(source)
+        self._delivered = False     # since the last rewind: a source with no good frame stops
         self._start_capture()
 
     @property
     def finished(self) -> bool:
         """True once a file source has delivered its last frame."""
-        return self._buffer.closed
+        return self.ended
 
     def describe(self) -> str:
         return f"opencv {self._source.name}"
 
+    def _read(self) -> tuple[Any, float] | None:
+        image = self._source.read()
+        if image is None and self._source.live:
+            raise DriverError(f"camera {self._source.name}: no frame")
+        if image is None and self.loop and self._delivered and self._source.rewind():
+            self._delivered = False
+            image = self._source.read()
+        if image is None:
+            return None
+        self._delivered = True
+        return image, self.clock.monotonic()
+
+    def _reopen(self) -> None:
+        self._source.release()
+        self._source = _open_source(self._target)
+
+    def _wait_next(self) -> None:
+        if self._source.interval:
+            self._worker.stopping.wait(self._source.interval)
+
     def _release(self) -> None:
         self._source.release()
-
-    def _capture(self) -> None:
-        delivered = False   # since the last rewind: a source with no good frame stops
-        try:
-            while not self._stop.is_set():
-                image = self._source.read()
-                if image is None:
-                    if not (self.loop and delivered and self._source.rewind()):
-                        return
-                    delivered = False
-                    continue
-                delivered = True
-                self._buffer.put(image, self.clock.monotonic())
-                if self._source.interval:
-                    self._stop.wait(self._source.interval)
-        finally:
-            self._buffer.close()
 
 
 def _open_source(source: str | int):
     if isinstance(source, int) or source.isdigit():
-        return _VideoSource(int(source), f"device {source}", interval=0.0)
+        return _VideoSource(int(source), f"device {source}", live=True)
     path = Path(source)
     if not path.exists():
         what = "device" if source.startswith("/dev/") else "file or folder"
@@ -85,26 +92,28 @@ def _open_source(source: str | int):
     if path.is_dir():
         return _FolderSource(path)
     if source.startswith("/dev/"):
-        return _VideoSource(source, f"device {source}", interval=0.0)
-    return _VideoSource(source, f"file {source}", interval=None)
+        return _VideoSource(source, f"device {source}", live=True)
+    return _VideoSource(source, f"file {source}", live=False)
 
 
 class _VideoSource:
-    """cv2.VideoCapture; `interval` None means pace at the file's own frame rate."""
+    """cv2.VideoCapture: a live device (keeps no backlog, paces itself) or a video file
+    (played at its own frame rate)."""
 
-    def __init__(self, target: str | int, name: str, interval: float | None) -> None:
+    def __init__(self, target: str | int, name: str, live: bool) -> None:
         import cv2
 
         self.name = name
+        self.live = live
         self._capture = cv2.VideoCapture(target)
         if not self._capture.isOpened():
             raise DriverError(f"camera {name}: OpenCV cannot open it")
-        if interval is None:
-            fps = self._capture.get(cv2.CAP_PROP_FPS)
-            interval = 1.0 / fps if 0 < fps < 1000 else 1.0 / FOLDER_FPS
+        self.interval = 0.0
+        if live:
+            self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         else:
-            self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # a live device: keep no backlog
-        self.interval = interval
+            fps = self._capture.get(cv2.CAP_PROP_FPS)
+            self.interval = 1.0 / fps if 0 < fps < 1000 else 1.0 / FOLDER_FPS
 
     def read(self) -> Any | None:
         ok, image = self._capture.read()
@@ -120,6 +129,8 @@ class _VideoSource:
 
 
 class _FolderSource:
+    live = False
+
     def __init__(self, folder: Path) -> None:
         self.name = f"folder {folder}"
         self.interval = 1.0 / FOLDER_FPS
@@ -144,3 +155,9 @@ class _FolderSource:
 
     def release(self) -> None:
         pass
+
+
+def from_url(spec: DriverUrl, *, base_dir: Path, clock, **_) -> OpenCvCamera:
+    if spec.scheme == "v4l2":
+        return OpenCvCamera(spec.target, clock=clock)
+    return OpenCvCamera(str(spec.path(base_dir)), clock=clock, loop=spec.options["loop"])

@@ -1,4 +1,5 @@
-"""The newest-frame buffer between a capture thread and the scanner (Frigate-style).
+"""The newest-frame buffer between a capture thread and the scanner (Frigate-style), and
+the supervised capture thread that fills it.
 
 The producer never waits for the consumer: each new frame replaces the previous one, and
 a frame replaced before anyone read it is counted as dropped. A slow decoder therefore
@@ -7,10 +8,16 @@ always works on the newest frame instead of falling further behind a queue.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from typing import Any
 
-from drivers.base import Camera, Frame
+from drivers.base import OK, STARTING, Camera, Frame, fault
+from runtime import logs
+from runtime.worker import Backoff, Worker
+
+FAULT_HOLD_S = 10.0     # a failure keeps the camera's health a fault for this long
 
 
 class LatestFrame:
@@ -71,28 +78,88 @@ class LatestFrame:
 
 
 class CaptureCamera(Camera):
-    """A camera whose capture thread feeds a LatestFrame; subclasses write `_capture()`.
+    """A camera whose supervised capture thread feeds a LatestFrame.
 
-    `_capture` runs until `_stop` is set, putting frames into `_buffer`; `close()` stops it
-    and then calls `_release()` for whatever the source holds.
+    Subclasses write `_read()` (one image and its monotonic capture time; None when a
+    source has ended, as a file does; an exception when the read failed) and may write
+    `_reopen()`, `_wait_next()` and `_release()`. A failed read is a fault, not an end:
+    the source is reopened with a backoff (0.5 s doubling to 30 s), the health says so,
+    and capture goes on; the health stays a fault until FAULT_HOLD_S pass without a
+    failure, so a source that fails every other read does not flap between ok and fault.
     """
 
     thread_name = "camera"
 
-    def __init__(self) -> None:
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.read_failures = 0
+        self.reopens = 0
         self._buffer = LatestFrame()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._capture, name=self.thread_name,
-                                        daemon=True)
+        self._state = STARTING
+        self._failed_at: float | None = None    # monotonic time of the last failure
+        self._backoff = Backoff(first=0.5, limit=30.0)
+        self._worker = Worker(self.thread_name, self._capture_one)
 
     def _start_capture(self) -> None:
-        self._thread.start()
+        self._worker.start()
 
-    def _capture(self) -> None:
+    def _read(self) -> tuple[Any, float] | None:
         raise NotImplementedError
+
+    def _reopen(self) -> None:
+        """Open the source again after a failed read (nothing to do for most sources)."""
+
+    def _wait_next(self) -> None:
+        """Pace the capture; a live device paces itself by blocking in `_read()`."""
 
     def _release(self) -> None:
         pass
+
+    def _capture_one(self) -> None:
+        try:
+            captured = self._read()
+        except Exception as exc:
+            self._read_failed(exc)
+            return
+        if captured is None:
+            self._state = fault("source ended")
+            self._buffer.close()
+            self._worker.stopping.set()
+            return
+        self._buffer.put(*captured)
+        self._backoff.reset()
+        self._state = OK
+        self._wait_next()
+
+    def _read_failed(self, exc: Exception) -> None:
+        self.read_failures += 1
+        self._failed_at = time.monotonic()
+        pause = self._backoff.next()
+        self._state = fault("read failed; reopening")
+        logs.event("camera_read_failed", logging.WARNING, camera=self.describe(),
+                   error=repr(exc), failures=self.read_failures, reopen_in_s=pause)
+        if self._worker.stopping.wait(pause):
+            return
+        try:
+            self._reopen()
+        except Exception as reopen_exc:     # the next read fails again and backs off more
+            logs.event("camera_reopen_failed", logging.WARNING, camera=self.describe(),
+                       error=repr(reopen_exc))
+            return
+        self.reopens += 1
+
+    @property
+    def health(self) -> str:
+        recent = self._failed_at is not None and time.monotonic() - self._failed_at < FAULT_HOLD_S
+        return fault("read failing; reopening") if recent and self._state == OK else self._state
+
+    @property
+    def workers(self) -> tuple:
+        return (self._worker,)
+
+    def counters(self) -> dict[str, int]:
+        return {"frames_captured": self._buffer.captured, "frames_dropped": self.dropped,
+                "camera_read_failures": self.read_failures, "camera_reopens": self.reopens}
 
     def latest(self, after: int, timeout: float) -> Frame | None:
         return self._buffer.latest(after, timeout)
@@ -101,8 +168,11 @@ class CaptureCamera(Camera):
     def dropped(self) -> int:
         return self._buffer.dropped
 
+    @property
+    def ended(self) -> bool:
+        return self._buffer.closed
+
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2.0)
+        self._worker.stop()
         self._release()
         self._buffer.close()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from drivers.base import DriverError, Gate
+from drivers.urls import DriverUrl, Option, flag, number
 
 DEFAULT_PULSE_S = 1.5
-GPIO_OPTIONS = ("active_high", "pulse")
+URL_OPTIONS = {"gpio": {"active_high": Option(flag, True),
+                        "pulse": Option(number(positive=True), DEFAULT_PULSE_S)}}
 
 
 def check_pulse(pulse_s: float) -> float:
@@ -32,26 +34,7 @@ class GpioGate(Gate):
         except (GPIOZeroError, OSError, ValueError) as exc:
             raise DriverError(f"gpio gate on pin {pin}: {exc}") from None
 
-    @classmethod
-    def from_options(cls, target: str, options: dict[str, str], *, clock) -> GpioGate:
-        """For `gpio://17?active_high=1&pulse=1.5`; the clock is unused (gpiozero times)."""
-        unknown = sorted(set(options) - set(GPIO_OPTIONS))
-        if unknown:
-            raise DriverError(f"gate url: unknown option(s) {', '.join(unknown)}; "
-                              f"allowed: {', '.join(GPIO_OPTIONS)}")
-        if not target:
-            raise DriverError("gate url: no pin, e.g. gpio://17")
-        active_high = options.get("active_high", "1")
-        if active_high not in ("0", "1"):
-            raise DriverError(f"gate url: active_high={active_high!r}; allowed: 0, 1")
-        try:
-            pulse = float(options.get("pulse", DEFAULT_PULSE_S))
-        except ValueError:
-            raise DriverError(f"gate url: pulse={options['pulse']!r}; allowed: seconds") from None
-        pin: int | str = int(target) if target.isdigit() else target
-        return cls(pin, active_high=active_high == "1", pulse=pulse)
-
-    def open(self, pulse_s: float | None = None) -> None:
+    def _open(self, pulse_s: float | None) -> None:
         pulse = check_pulse(self.pulse if pulse_s is None else pulse_s)
         self._device.on()   # at once: blink() only switches on when its thread runs
         self._device.blink(on_time=pulse, off_time=0, n=1, background=True)
@@ -65,3 +48,11 @@ class GpioGate(Gate):
 
     def close(self) -> None:
         self._device.close()
+
+
+def from_url(spec: DriverUrl, **_) -> GpioGate:
+    """For `gpio://17?active_high=1&pulse=1.5` (gpiozero keeps the time of a pulse)."""
+    if not spec.target:
+        raise DriverError("gate url: no pin, e.g. gpio://17")
+    pin: int | str = int(spec.target) if spec.target.isdigit() else spec.target
+    return GpioGate(pin, active_high=spec.options["active_high"], pulse=spec.options["pulse"])

@@ -2,79 +2,68 @@
 
     camera  = "v4l2:///dev/video0" | "file:///clips/gate.mp4" | "sim://" | "sim://scenario.toml"
     thermal = "serial:///dev/ttyUSB0?protocol=gy-mcu90614&baud=auto" | "sim://?profile=normal"
+              (also pyserial's "socket://HOST:PORT", "rfc2217://HOST:PORT", "spy:///dev/...")
     gate    = "gpio://17?active_high=1&pulse=1.5" | "sim://"
 
-Driver modules are imported only when their scheme is asked for.
+Each scheme is served by one module, imported only when the scheme is asked for. The
+module declares the options each of its schemes takes (`URL_OPTIONS`, a table of
+drivers.urls.Option) and opens the driver from a checked URL (`from_url`). A real
+driver never imports the simulation: only this registry reaches it, for `sim://`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
 
-from drivers.base import Camera, DriverError, Gate, ThermalSensor
+from drivers.base import Camera, Gate, ThermalSensor
+from drivers.urls import DriverUrl, parse_url, url_problems
 
-CAMERA_SCHEMES = ("v4l2", "file", "sim")
-THERMAL_SCHEMES = ("serial", "sim")
-GATE_SCHEMES = ("gpio", "sim")
-
-
-@dataclass(frozen=True)
-class DriverUrl:
-    scheme: str
-    target: str                 # host + path, percent-decoded ("" for "sim://")
-    options: dict[str, str]
-
-    def path(self, base_dir: Path) -> Path:
-        """The target as a file path, relative ones taken from `base_dir`."""
-        target = Path(self.target)
-        return target if target.is_absolute() else base_dir / target
+_OPENCV, _SERIAL = "drivers.camera_opencv", "drivers.thermal.serial_sensor"
+MODULES: dict[str, dict[str, str]] = {
+    "camera": {"v4l2": _OPENCV, "file": _OPENCV, "sim": "drivers.sim.camera"},
+    "thermal": {"serial": _SERIAL, "socket": _SERIAL, "rfc2217": _SERIAL, "spy": _SERIAL,
+                "sim": "drivers.sim.thermal"},
+    "gate": {"gpio": "drivers.gate", "sim": "drivers.sim.gate"},
+}
 
 
-def parse_url(url: str, allowed: tuple[str, ...], what: str) -> DriverUrl:
-    parts = urlsplit(url)
-    if parts.scheme not in allowed:
-        raise DriverError(f"{what} url {url!r}: scheme must be one of "
-                          f"{', '.join(s + '://' for s in allowed)}")
-    options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    return DriverUrl(parts.scheme, unquote(parts.netloc + parts.path), options)
+def _schemes(kind: str) -> dict:
+    """{scheme: option table} for one kind of driver."""
+    return {scheme: importlib.import_module(module).URL_OPTIONS[scheme]
+            for scheme, module in MODULES[kind].items()}
+
+
+def parse(kind: str, url: str) -> DriverUrl:
+    """`url` for a driver of `kind`, its options checked; DriverError naming each problem."""
+    return parse_url(url, kind, _schemes(kind))
+
+
+def problems(kind: str, url: str) -> list[str]:
+    """What is wrong with `url` for a driver of `kind`, without opening anything."""
+    return url_problems(url, _schemes(kind))
+
+
+def device_path(kind: str, url: str) -> Path | None:
+    """The device node a URL names (/dev/video0, /dev/ttyUSB0), for a presence check."""
+    spec = parse(kind, url)
+    if spec.scheme in ("v4l2", "serial", "spy") and spec.target.startswith("/dev/"):
+        return Path(spec.target)
+    return None
+
+
+def _open(kind: str, url: str, **context):
+    spec = parse(kind, url)
+    return importlib.import_module(MODULES[kind][spec.scheme]).from_url(spec, **context)
 
 
 def open_camera(url: str, *, base_dir: Path, clock, scene=None) -> Camera:
-    spec = parse_url(url, CAMERA_SCHEMES, "camera")
-    if spec.scheme == "sim":
-        from drivers.sim.camera import SimCamera
-        return SimCamera(scene, clock=clock, **_floats(spec.options, "camera", ("fps",)))
-    from drivers.camera_opencv import OpenCvCamera
-    source: str | int = spec.target if spec.scheme == "v4l2" else str(spec.path(base_dir))
-    return OpenCvCamera(source, clock=clock, loop=spec.options.get("loop") == "1")
+    return _open("camera", url, base_dir=base_dir, clock=clock, scene=scene)
 
 
 def open_thermal(url: str, *, clock, scene=None) -> ThermalSensor:
-    spec = parse_url(url, THERMAL_SCHEMES, "thermal")
-    if spec.scheme == "sim":
-        from drivers.sim.thermal import open_simulated_sensor
-        return open_simulated_sensor(spec.options, clock=clock, scene=scene)
-    from drivers.thermal.serial_sensor import SerialThermal
-    return SerialThermal.from_options(spec.target, spec.options, clock=clock)
+    return _open("thermal", url, clock=clock, scene=scene)
 
 
 def open_gate(url: str, *, clock) -> Gate:
-    spec = parse_url(url, GATE_SCHEMES, "gate")
-    if spec.scheme == "sim":
-        from drivers.sim.gate import SimGate
-        return SimGate(clock=clock, **_floats(spec.options, "gate", ("pulse",)))
-    from drivers.gate import GpioGate
-    return GpioGate.from_options(spec.target, spec.options, clock=clock)
-
-
-def _floats(options: dict[str, str], what: str, allowed: tuple[str, ...]) -> dict[str, float]:
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise DriverError(f"{what} url: unknown option(s) {', '.join(unknown)}; "
-                          f"allowed: {', '.join(allowed) or 'none'}")
-    try:
-        return {key: float(value) for key, value in options.items()}
-    except ValueError:
-        raise DriverError(f"{what} url: options {options} must be numbers") from None
+    return _open("gate", url, clock=clock)

@@ -3,18 +3,28 @@
 Start order is trust, store, gate, thermal, sync, controller, camera, scanner; stop is the
 reverse, so no worker outlives what it feeds, and the controller drains its queue before
 the store closes. One stop event ends everything.
+
+Every thread is supervised: the agent's workers and the drivers' own threads are adopted
+by one Supervisor, and paho's network thread is probed. While running, the agent looks
+at them every TICK_S: a thread that died makes `run()` raise AgentFailed, after which the
+stop publishes `online: false` with the alarm `worker_died` (retained) and the command
+exits non-zero, so that systemd starts a fresh process. A change in the health of the
+camera, the sensor or the gate wakes the uplink, which publishes the status at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import Callable
 
 from drivers import registry
 from drivers.clock import SystemClock
+from drivers.qr import make_decoder
 from drivers.sim.scene import Scene
-from edge import logs
+from edge import status
 from edge.config import Config
 from edge.controller import BundleUpdate, Controller, Outcome
 from edge.scanner import Scanner
@@ -23,11 +33,24 @@ from edge.store import Store
 from edge.sync import Sync
 from edge.thermal import ThermalMonitor
 from edge.trust import load_configured_trust
+from models.verify import verify_pass
+from runtime import logs
+from runtime.worker import Supervisor
+
+TICK_S = 0.25       # how often the agent looks at its threads and the drivers' health
+
+
+class AgentError(Exception):
+    """The agent cannot start as configured; the message is meant for the user."""
+
+
+class AgentFailed(Exception):
+    """A part of the running agent died; the message names it."""
 
 
 def build_scene(config: Config, clock) -> Scene | None:
     """The simulated people at the gate, when the camera is simulated."""
-    spec = registry.parse_url(config.camera.url, registry.CAMERA_SCHEMES, "camera")
+    spec = registry.parse("camera", config.camera.url)
     if spec.scheme != "sim":
         return None
     if spec.target:
@@ -37,14 +60,19 @@ def build_scene(config: Config, clock) -> Scene | None:
 
 class Agent:
     def __init__(self, config: Config, *, clock=None,
-                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
+                 on_outcome: Callable[[Outcome], None] | None = None,
+                 verify=verify_pass) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.on_outcome = on_outcome
+        self.verify = verify        # the pass verifier; fault tests give a failing one
+        self.supervisor = Supervisor()
+        self.failed: list[str] = []     # the threads that died, once one has
         self._resources = contextlib.ExitStack()
         self.store: Store | None = None
         self.controller: Controller | None = None
         self.sync: Sync | None = None
+        self._parts: dict = {}      # camera, sensor, gate, scanner, monitor
 
     def __enter__(self) -> Agent:
         try:
@@ -63,54 +91,101 @@ class Agent:
         trust = load_configured_trust(cfg.trust)
         self.store = push(Store(cfg.store.path, recover=True))
         scene = build_scene(cfg, clock)
-        gate = push(registry.open_gate(cfg.gate.url, clock=clock))
+        gate = self._parts["gate"] = push(registry.open_gate(cfg.gate.url, clock=clock))
         controller = Controller(
-            store=self.store, trust=trust, gate=gate, clock=clock,
+            store=self.store, trust=trust, gate=gate, clock=clock, verify=self.verify,
             gate_name=cfg.device.gate, on_outcome=self.on_outcome,
             on_commit=lambda: self.sync.notify(), thermal=self._thermal(scene))
         # Sync starts before the controller so it stops after it: the last records
         # committed while stopping are still offered, then `online: false` is sent. Bundles
         # arriving before the controller runs wait in its queue.
-        self.sync = _started(self._resources, Sync(
-            cfg.mqtt.url, device=cfg.device.id, store_path=cfg.store.path, clock=clock,
-            tls=_tls(cfg), retention_days=cfg.store.retention_days, health=self._health,
-            on_bundle=lambda payload: controller.submit(BundleUpdate(payload))))
-        self.controller = _started(self._resources, controller)
-        camera = push(registry.open_camera(cfg.camera.url, base_dir=cfg.base_dir,
-                                           clock=clock, scene=scene))
-        from drivers.qr import make_decoder
-        _started(self._resources, Scanner(camera, make_decoder("auto"),
-                                          self.controller.submit, clock=clock))
+        self.sync = self._started(self._uplink(controller))
+        self.controller = self._started(controller)
+        camera = self._parts["camera"] = push(registry.open_camera(
+            cfg.camera.url, base_dir=cfg.base_dir, clock=clock, scene=scene))
+        self._parts["scanner"] = self._started(
+            Scanner(camera, make_decoder("auto"), self.controller.submit, clock=clock))
+        for part in (camera, self._parts["sensor"]):
+            self.supervisor.adopt(*part.workers)
+        self.supervisor.probe("mqtt-network", lambda: self.sync.network_alive)
         logs.event("started", device=cfg.device.id, gate=cfg.device.gate,
                    camera=camera.describe(), thermal=cfg.thermal.url, store=self.store.path,
                    store_id=self.store.store_id, records=self.store.count())
 
-    def _health(self) -> dict:
-        """What the status message reports beyond the outbox: alarms, bundle versions."""
-        trust = self.controller.trust if self.controller else None
-        return {"alarm": self.store.alarm,
-                "trustlist_version": trust and trust.trustlist_version,
-                "revocations_version": trust and trust.revocations_version,
-                "policy_version": trust and trust.policy_version}
+    def _uplink(self, controller: Controller) -> Sync:
+        cfg = self.config
+        try:
+            return Sync(cfg.mqtt.url, device=cfg.device.id, store_path=cfg.store.path,
+                        clock=self.clock, root=cfg.mqtt.root, tls=_tls(cfg),
+                        retention_days=cfg.store.retention_days, health=self.health,
+                        on_bundle=lambda payload: controller.submit(BundleUpdate(payload)))
+        except (OSError, ValueError) as exc:    # ssl.SSLError is an OSError
+            raise AgentError(f"[mqtt] TLS files cannot be used: {exc}") from None
 
     def _thermal(self, scene: Scene | None) -> ThermalMonitor:
         cfg = self.config
-        sensor = self._resources.enter_context(
+        sensor = self._parts["sensor"] = self._resources.enter_context(
             registry.open_thermal(cfg.thermal.url, clock=self.clock, scene=scene))
         settings = ScreeningSettings(ambient_coeff=cfg.thermal.ambient_coeff,
                                      ambient_ref_c=cfg.thermal.ambient_ref_c)
-        return _started(self._resources, ThermalMonitor(
+        monitor = self._parts["monitor"] = self._started(ThermalMonitor(
             sensor, clock=self.clock, offset_c=cfg.thermal.offset_c, settings=settings))
+        return monitor
+
+    def _started(self, part):
+        """Start a part with a supervised worker; stopping the agent stops it."""
+        part.start()
+        self._resources.callback(part.stop)
+        self.supervisor.adopt(part.worker)
+        return part
+
+    def health(self) -> dict:
+        """What the status message reports beyond the outbox: the drivers, the threads,
+        the counters, the alarm and the bundles in force."""
+        trust = self.controller.trust if self.controller else None
+        parts = self._parts
+        alarm = "worker_died" if self.failed else (self.store.alarm if self.store else None)
+        return {"camera": _health(parts.get("camera")), "thermal": _health(parts.get("sensor")),
+                "gate": _health(parts.get("gate")), "reader": None, "alarm": alarm,
+                "trustlist_version": trust and trust.trustlist_version,
+                "revocations_version": trust and trust.revocations_version,
+                "policy_version": trust and trust.policy_version,
+                "workers": self.supervisor.states(), "counters": self._counters()}
+
+    def _counters(self) -> dict:
+        counters: dict = {"worker_errors": self.supervisor.errors()}
+        for name in ("camera", "sensor", "scanner"):
+            if name in self._parts:
+                counters.update(self._parts[name].counters())
+        if self.controller:
+            counters.update(self.controller.counters())
+        if self.sync:
+            counters["sync_inbox_dropped"] = self.sync.inbox_dropped
+        return counters
 
     def run(self, stop: threading.Event, duration: float | None = None) -> None:
-        """Serve until `stop` is set or `duration` seconds have passed."""
-        stop.wait(duration)
+        """Serve until `stop` is set or `duration` seconds have passed; AgentFailed as soon
+        as a supervised thread has died."""
+        deadline = None if duration is None else time.monotonic() + duration
+        said = status.watched(self.health())
+        while not stop.wait(TICK_S if deadline is None
+                            else max(0.0, min(TICK_S, deadline - time.monotonic()))):
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            dead = self.supervisor.dead()
+            if dead:
+                self.failed = dead
+                logs.event("agent_failed", logging.CRITICAL, dead=dead,
+                           note="stopping so that the service manager starts it afresh")
+                raise AgentFailed(f"{', '.join(dead)} died")
+            now = status.watched(self.health())
+            if now != said:
+                said = now
+                self.sync.notify()
 
 
-def _started(resources: contextlib.ExitStack, worker):
-    worker.start()
-    resources.callback(worker.stop)
-    return worker
+def _health(part) -> str:
+    return "absent" if part is None else part.health
 
 
 def _tls(cfg: Config) -> dict | None:

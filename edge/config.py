@@ -10,41 +10,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from drivers import registry
-from drivers.base import DriverError
-from models.configschema import Key, in_range, validate_toml
+from models.configschema import Key, in_range, mqtt_url
+from models.wire import ROOT, device_id_problem, topic_root_problem
+from runtime import configfile
 
 
-class ConfigError(Exception):
-    """The config cannot be used; `errors` lists every problem found."""
-
-    def __init__(self, path: Path, errors: list[str]) -> None:
-        self.path = path
-        self.errors = errors
-        super().__init__(f"config {path}: " + "; ".join(errors))
-
-
-def _driver_url(schemes: tuple[str, ...], what: str):
+def _driver_url(kind: str):
+    """The same check the driver registry makes when `run` opens the driver."""
     def check(value: str) -> str | None:
-        try:
-            registry.parse_url(value, schemes, what)
-        except DriverError:
-            return "allowed: " + ", ".join(f"{s}://..." for s in schemes)
-        return None
+        return "; ".join(registry.problems(kind, value)) or None
     return check
-
-
-def _mqtt_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme in ("mqtt", "mqtts") and parts.hostname:
-        try:
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError:
-            return "the port must be a number from 1 to 65535"
-        return None
-    return "allowed: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
 
 
 def _listen(value: str) -> str | None:
@@ -53,27 +30,22 @@ def _listen(value: str) -> str | None:
     return None if ok else "allowed: HOST:PORT, e.g. 127.0.0.1:8080"
 
 
-def _device_id(value: str) -> str | None:
-    # The id is an MQTT topic level: no wildcards or separators.
-    ok = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value)
-    return None if ok else "allowed: letters, digits, '-', '_', '.', at most 64 characters"
-
-
 SCHEMA: dict[str, dict[str, Key]] = {
-    "device": {"id": Key("str", required=True, check=_device_id),
+    "device": {"id": Key("str", required=True, check=device_id_problem),
                "gate": Key("str", required=True)},
-    "camera": {"url": Key("str", "sim://", check=_driver_url(registry.CAMERA_SCHEMES, "camera"))},
+    "camera": {"url": Key("str", "sim://", check=_driver_url("camera"))},
     "thermal": {"url": Key("str", "sim://",
-                           check=_driver_url(registry.THERMAL_SCHEMES, "thermal")),
+                           check=_driver_url("thermal")),
                 "offset_c": Key("float", 0.0, check=in_range(-5.0, 5.0)),
                 "ambient_coeff": Key("float", 0.0, check=in_range(-1.0, 1.0)),
                 "ambient_ref_c": Key("float", 25.0, check=in_range(-20.0, 50.0))},
-    "gate": {"url": Key("str", "sim://", check=_driver_url(registry.GATE_SCHEMES, "gate"))},
+    "gate": {"url": Key("str", "sim://", check=_driver_url("gate"))},
     "store": {"path": Key("path", required=True),
               "retention_days": Key("int", 30, check=in_range(1, 3650))},
     "trust": {"roots": Key("paths", required=True), "trustlist": Key("path", required=True),
               "revocations": Key("path"), "policy": Key("path"), "subject_key": Key("path")},
-    "mqtt": {"url": Key("str", "mqtt://127.0.0.1:1883", check=_mqtt_url),
+    "mqtt": {"url": Key("str", "mqtt://127.0.0.1:1883", check=mqtt_url),
+             "root": Key("str", ROOT, check=topic_root_problem),
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
     "console": {"listen": Key("str", "127.0.0.1:8080", check=_listen)},
 }
@@ -123,18 +95,11 @@ class Config:
 
 
 def parse_config(text: str, path: Path) -> Config:
-    values, errors = validate_toml(text, SCHEMA, path.parent)
-    if errors:
-        raise ConfigError(path, errors)
+    """The config in `text`, read from `path`; ConfigError naming every problem."""
+    values = configfile.validated(text, path, SCHEMA)
     return Config(path, **{table: Section(v) for table, v in values.items()})
 
 
 def load_config(path: Path) -> Config:
-    path = Path(path).resolve()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError(path, ["not UTF-8 text"]) from None
+    path, text = configfile.read_text(path)
     return parse_config(text, path)

@@ -1,13 +1,20 @@
 """The controller: the single writer. It decides, commits, then signals the gate.
 
-Scans (and later guard actions and district messages) arrive on one queue and are handled
-one at a time by one thread, so the store, the gate and the replay memory never see two
-writers. A decision is committed to SQLite before the gate opens: a power cut can lose a
-gate opening, never the record of it.
+Scans (and later guard actions and district messages) arrive on one bounded queue and
+are handled one at a time by one supervised thread, so the store, the gate and the
+replay memory never see two writers. A decision is committed to SQLite before the gate
+opens: a power cut can lose a gate opening, never the record of it.
+
+Nothing one item does may stop the next: a scan whose judging fails (a bug) is recorded
+as `check` + `unreadable`, so the guard looks at the phone; a gate that fails to open is
+logged with the record it failed for and shows as a fault in status; a listener that
+raises is logged. A queue that is full (the controller stuck for a while) drops what
+arrives and counts it, instead of growing without bound.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
@@ -15,20 +22,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from drivers.base import Gate
-from edge import logs
 from edge.policy import Context, Decision, Measurement, decide
 from edge.scanner import Scan
 from edge.store import Store, StoreError
 from edge.trust import TrustError
+from models import reasons as R
 from models.ids import uuid7
 from models.passes import Verdict
 from models.records import Record
 from models.timefmt import rfc3339
 from models.verify import verify_pass
+from runtime import logs
+from runtime.worker import Worker
 
 # Longest wait for a temperature once a code is read: long enough for the two 1 s
 # windows a reading near the fever threshold needs after a person steps up.
 MEASURE_WAIT_S = 2.5
+QUEUE_LEN = 64          # items waiting for the controller; beyond, arrivals are dropped
+DRAIN_S = 5.0           # how long stop() lets the controller finish what is queued
 
 
 @dataclass(frozen=True)
@@ -47,11 +58,22 @@ class Outcome:
     committed_mono: float
 
 
+def describe(item) -> str:
+    """An item as a log line may show it: never the QR text, which can carry a name."""
+    if isinstance(item, Scan):
+        digest = hashlib.sha256(item.text.encode("utf-8", "replace")).hexdigest()[:12]
+        return f"scan chars={len(item.text)} prefix={item.text[:4]!r} sha256={digest}"
+    if isinstance(item, BundleUpdate):
+        return f"bundle bytes={len(item.payload)}"
+    return type(item).__name__
+
+
 class Controller:
     def __init__(self, *, store: Store, trust, thermal, gate: Gate, clock, gate_name: str,
                  on_outcome: Callable[[Outcome], None] | None = None,
                  on_commit: Callable[[], None] | None = None,
-                 measure_wait_s: float = MEASURE_WAIT_S) -> None:
+                 measure_wait_s: float = MEASURE_WAIT_S,
+                 verify: Callable[..., Verdict] = verify_pass) -> None:
         self.store = store
         self.trust = trust
         self.thermal = thermal
@@ -61,26 +83,48 @@ class Controller:
         self.on_outcome = on_outcome
         self.on_commit = on_commit      # wakes the uplink: a new record waits in the outbox
         self.measure_wait_s = measure_wait_s
-        self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
+        self.verify = verify
+        self.dropped = {"scan": 0, "bundle": 0}     # arrivals that found the queue full
+        self.scans_failed = 0           # scans whose judging raised: recorded as `check`
+        self.gate_failures = 0
+        self._queue: queue.Queue = queue.Queue(QUEUE_LEN)
+        self._closing = threading.Event()
+        self.worker = Worker("controller", self._handle, take=self._next, describe=describe)
 
-    def submit(self, item: Scan | BundleUpdate) -> None:
-        self._queue.put(item)
+    def submit(self, item: Scan | BundleUpdate) -> bool:
+        """Queue an item; False (counted, logged) when the queue is full."""
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            kind = "bundle" if isinstance(item, BundleUpdate) else "scan"
+            self.dropped[kind] += 1
+            logs.event("controller_queue_full", logging.ERROR, dropped=describe(item),
+                       **{f"{k}s_dropped": n for k, n in self.dropped.items()})
+            return False
+        return True
 
     def start(self) -> None:
-        self._thread.start()
+        self.worker.start()
 
     def stop(self) -> None:
-        """Finish what is queued, then stop."""
-        self._queue.put(None)
-        self._thread.join(timeout=5.0)
+        """Finish what is queued (for up to DRAIN_S), then stop."""
+        self._closing.set()
+        self.worker.join(DRAIN_S)
+        self.worker.stop()
 
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if isinstance(item, BundleUpdate):
-                self.apply_bundle(item.payload)
-            else:
-                self.handle_scan(item)
+    def _next(self):
+        try:
+            return self._queue.get(timeout=0.2)
+        except queue.Empty:
+            if self._closing.is_set():
+                self.worker.stopping.set()      # everything queued is handled
+            return None
+
+    def _handle(self, item) -> None:
+        if isinstance(item, BundleUpdate):
+            self.apply_bundle(item.payload)
+        else:
+            self.handle_scan(item)
 
     def apply_bundle(self, payload: bytes) -> None:
         """Put a pushed bundle in force; a refused one (logged) leaves the old in force."""
@@ -89,17 +133,25 @@ class Controller:
         except TrustError:
             pass    # apply_bundle logged why; the previous bundle stays in force
 
-    def _measure(self, policy) -> Measurement:
-        if self.thermal is None:
-            return Measurement("missing")
-        return self.thermal.wait_measurement(self.measure_wait_s, policy)
-
     def handle_scan(self, scan: Scan) -> Record:
+        try:
+            record, verdict = self._judge(scan)
+        except Exception as exc:
+            self.scans_failed += 1
+            logs.event("scan_failed", logging.ERROR, item=describe(scan), error=repr(exc),
+                       decision="check")
+            record, verdict = self._unjudged(), None
+        record = self._commit(record, verdict)
+        self._act(record, scan)
+        return record
+
+    def _judge(self, scan: Scan) -> tuple[Record, Verdict]:
+        """The decision and its record, not yet committed: everything that reads the pass."""
         trust = self.trust      # one trust state for the whole decision, even if swapped
         now = self.clock.now()
         judged = trust.effective_now(now)   # never before the newest bundle's issue time
         policy = trust.policy
-        verdict = verify_pass(scan.text, trust.store, judged, policy.max_pass_lifetime_s)
+        verdict = self.verify(scan.text, trust.store, judged, policy.max_pass_lifetime_s)
         context = Context(
             clock_synced=self.clock.synced(),
             trust_stale=trust.stale(judged),
@@ -107,27 +159,53 @@ class Controller:
         )
         measurement = self._measure(policy)
         decision = decide(verdict, measurement, policy, context, judged)
-        record = self._commit(self._record(verdict, decision, measurement, context, now),
-                              verdict)
-        if decision.decision == "pass":
-            self.gate.open()
-        if self.on_commit:
-            self.on_commit()
-        self._log(record, scan)
-        if self.on_outcome:
-            self.on_outcome(Outcome(record, scan, self.clock.monotonic()))
-        return record
+        return self._record(verdict, decision, measurement, context, now), verdict
 
-    def _commit(self, record: Record, verdict: Verdict) -> Record:
+    def _measure(self, policy) -> Measurement:
+        if self.thermal is None:
+            return Measurement("missing")
+        return self.thermal.wait_measurement(self.measure_wait_s, policy)
+
+    def _unjudged(self) -> Record:
+        """The record of a scan that could not be judged: the guard must look."""
+        now = self.clock.now()
+        return Record(id=uuid7(int(now * 1000)), ts=rfc3339(now),
+                      clock_synced=self.clock.synced(), gate=self.gate_name,
+                      decision="check", reasons=(R.UNREADABLE,))
+
+    def _commit(self, record: Record, verdict: Verdict | None) -> Record:
         """The record with its seq; on a full disk the gate keeps deciding and says so."""
         # Replay memory only for passes with an id (an EU DCC has none: shown daily).
-        passed = (verdict.cti, verdict.exp) if record.decision == "pass" and verdict.cti else None
+        passed = None
+        if verdict is not None and verdict.cti and record.decision == "pass":
+            passed = (verdict.cti, verdict.exp)
         try:
             return replace(record, seq=self.store.commit(record, passed))
         except StoreError as exc:
             logs.event("record_not_stored", logging.ERROR, id=record.id,
                        decision=record.decision, error=str(exc), alarm=self.store.alarm)
             return record
+
+    def _act(self, record: Record, scan: Scan) -> None:
+        """What follows a committed decision: the gate, the uplink, the log, listeners."""
+        if record.decision == "pass":
+            self._open_gate(record)
+        if self.on_commit:
+            self.on_commit()
+        self._log(record, scan)
+        if self.on_outcome:
+            try:
+                self.on_outcome(Outcome(record, scan, self.clock.monotonic()))
+            except Exception as exc:    # a listener's bug must not undo the decision
+                logs.event("listener_failed", logging.ERROR, id=record.id, error=repr(exc))
+
+    def _open_gate(self, record: Record) -> None:
+        try:
+            self.gate.open()
+        except Exception as exc:    # the record stands; the guard must let the person in
+            self.gate_failures += 1
+            logs.event("gate_failed", logging.ERROR, id=record.id, seq=record.seq,
+                       error=repr(exc), gate=self.gate.health)
 
     def _record(self, verdict: Verdict, decision: Decision, measurement: Measurement,
                 context: Context, now: float) -> Record:
@@ -147,7 +225,10 @@ class Controller:
                    temperature_c=record.temperature_c, subject=record.subject,
                    latency_ms=round(latency_ms, 1))
 
+    def counters(self) -> dict:
+        return {"scans_dropped": self.dropped["scan"], "bundles_dropped": self.dropped["bundle"],
+                "scans_failed": self.scans_failed, "gate_failures": self.gate_failures}
+
 
 def _time(epoch: int | None) -> str | None:
     return None if epoch is None else rfc3339(epoch)
-

@@ -15,11 +15,10 @@ import uuid
 import zlib
 from dataclasses import dataclass
 
-from edge import logs
 from edge.store import Store
+from models.wire import CONTENT_JSON, CONTENT_ZLIB, SCHEMA_ACK, SCHEMA_BATCH
+from runtime import logs
 
-SCHEMA_BATCH = "checkpoint.batch/1"
-SCHEMA_ACK = "checkpoint.ack/1"
 MAX_RECORDS = 200
 MAX_BATCH_BYTES = 64 * 1024
 COMPRESS_ABOVE = 1024
@@ -44,8 +43,8 @@ def encode_batch(device: str, store_id: str, records: list[dict], sent: str) -> 
                       separators=(",", ":"), ensure_ascii=False).encode()
     seqs = [r["seq"] for r in records]
     if len(body) > COMPRESS_ABOVE:
-        return Batch(batch_id, seqs, zlib.compress(body), "application/json+zlib")
-    return Batch(batch_id, seqs, body, "application/json")
+        return Batch(batch_id, seqs, zlib.compress(body), CONTENT_ZLIB)
+    return Batch(batch_id, seqs, body, CONTENT_JSON)
 
 
 class Outbox:

@@ -11,7 +11,6 @@ opening is renamed aside, kept for inspection, and a new store (new store id) st
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sqlite3
@@ -21,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from edge import logs
 from models.records import FIELDS, Record
 from models.timefmt import rfc3339
+from runtime import logs, sqlite
 
 MIGRATIONS = (
     """
@@ -46,7 +45,6 @@ MIGRATIONS = (
 )
 
 
-SQLITE_CORRUPT, SQLITE_FULL, SQLITE_NOTADB = 11, 13, 26
 PRUNE_CHUNK = 500       # rows per retention transaction, so a scan never waits long
 
 
@@ -70,7 +68,8 @@ class Store:
             try:
                 self._open()
             except sqlite3.DatabaseError as exc:
-                if not recover or _errorcode(exc) not in (SQLITE_CORRUPT, SQLITE_NOTADB):
+                damaged = sqlite.errorcode(exc) in (sqlite.SQLITE_CORRUPT, sqlite.SQLITE_NOTADB)
+                if not (recover and damaged):
                     raise
                 self._move_aside(str(exc))
                 self._open()
@@ -79,11 +78,8 @@ class Store:
             raise StoreError(f"store {self.path}: {exc}") from None
 
     def _open(self) -> None:
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite.connect(self.path)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
             problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
             if problems != ["ok"]:
                 raise _corrupt("; ".join(problems))
@@ -130,7 +126,7 @@ class Store:
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         try:
-            with self._transaction():
+            with sqlite.transaction(self._db):
                 seq = self._db.execute(f"INSERT INTO records ({names}) VALUES ({marks})",
                                        tuple(row.values())).lastrowid
                 if passed:
@@ -141,7 +137,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             if passed:      # a replayed pass must still be caught while writes fail
                 self._unstored_passes.add(passed[0])
-            full = _errorcode(exc) == SQLITE_FULL
+            full = sqlite.errorcode(exc) == sqlite.SQLITE_FULL
             self.alarm = "disk_full" if full else "store_failing"
             raise (StoreFull if full else StoreError)(f"store {self.path}: {exc}") from None
         self.alarm = None
@@ -165,7 +161,7 @@ class Store:
         try:
             while removed := self._prune_chunk(rfc3339(oldest)):
                 deleted += removed
-            with self._transaction():
+            with sqlite.transaction(self._db):
                 self._db.execute("DELETE FROM passed WHERE exp < ?", (int(oldest),))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"store {self.path}: retention after {deleted} "
@@ -173,7 +169,7 @@ class Store:
         return deleted
 
     def _prune_chunk(self, cutoff: str) -> int:
-        with self._transaction():
+        with sqlite.transaction(self._db):
             return self._db.execute(
                 "DELETE FROM records WHERE seq IN (SELECT seq FROM records "
                 "WHERE synced = 1 AND ts < ? ORDER BY seq LIMIT ?)",
@@ -197,7 +193,7 @@ class Store:
 
     def mark_synced(self, first_seq: int, last_seq: int) -> int:
         """Mark an acknowledged range of seq as delivered; returns how many rows changed."""
-        with self._transaction():
+        with sqlite.transaction(self._db):
             return self._db.execute(
                 "UPDATE records SET synced = 1 WHERE seq BETWEEN ? AND ? AND synced = 0",
                 (first_seq, last_seq)).rowcount
@@ -211,18 +207,6 @@ class Store:
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            # SQLite may already have rolled back (it does on some SQLITE_FULL errors).
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-
     def close(self) -> None:
         self._db.close()
 
@@ -233,14 +217,9 @@ class Store:
         self.close()
 
 
-def _errorcode(exc: sqlite3.Error) -> int | None:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return None if code is None else code & 0xFF      # primary code, not the extended one
-
-
 def _corrupt(problem: str) -> sqlite3.DatabaseError:
     error = sqlite3.DatabaseError(f"integrity check failed: {problem}")
-    error.sqlite_errorcode = SQLITE_CORRUPT
+    error.sqlite_errorcode = sqlite.SQLITE_CORRUPT
     return error
 
 

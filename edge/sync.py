@@ -5,10 +5,11 @@ ACL-refused publish comes back as 0x87), so a record is marked synced only when 
 district's own ack names its seq; until then its batch is resent with backoff.
 
 Threads: paho's network thread owns the socket and runs the callbacks, which only queue
-what arrived and wake the worker. The worker thread owns its own Store connection (the
-controller writes through another; SQLite WAL lets both work) and all batching state, so
-nothing here is shared between threads but queues and events. A dead broker costs the
-agent nothing: the worker just finds itself offline and waits.
+what arrived (a bounded inbox; what overflows is counted) and wake the worker. The worker
+(a supervised loop) owns its own Store connection (the controller writes through
+another; SQLite WAL lets both work) and all batching state, so nothing here is shared
+between threads but queues and events. A dead broker costs the agent nothing: the worker
+just finds itself offline and waits.
 """
 
 from __future__ import annotations
@@ -25,15 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from edge import logs
+from edge import status
 from edge.outbox import Batch, Outbox
 from edge.store import Store, StoreError
-from edge.worker import Worker
 from models.timefmt import rfc3339
+from models.wire import QOS, ROOT, Topics
+from runtime import logs
+from runtime.mqtt import guarded, make_client, network_alive, port_of
+from runtime.worker import Worker
 
-SCHEMA_STATUS = "checkpoint.status/1"
-VERSION = "0.1.0"
 MAX_IN_FLIGHT = 4
+INBOX_LEN = 1024        # acks and PUBACKs waiting for the worker; more is a flood
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,9 @@ class Timing:
     prune_every_s: float = 3600.0   # retention pass over the acknowledged records
 
 
-class Sync(Worker):
-    name = "sync"
-
+class Sync:
     def __init__(self, config_mqtt_url: str, *, device: str, store_path: Path, clock,
-                 root: str = "cp/v1", tls: dict | None = None, timing: Timing | None = None,
+                 root: str = ROOT, tls: dict | None = None, timing: Timing | None = None,
                  health: Callable[[], dict] | None = None,
                  retention_days: int | None = None,
                  on_bundle: Callable[[bytes], None] | None = None) -> None:
@@ -62,24 +63,25 @@ class Sync(Worker):
         self.device = device
         self.store_path = Path(store_path)
         self.clock = clock
-        self.topic = f"{root}/{device}"
+        self.topics = Topics(root)
         # Signed bundles the district pushes, retained; the controller verifies them.
-        self.bundle_topics = (f"{root}/district/trustlist", f"{root}/district/revocations",
-                              f"{self.topic}/config")
+        self.bundle_topics = self.topics.bundles(device)
         self.on_bundle = on_bundle
         self.tls = tls
         self.timing = timing or Timing()
         self.health = health        # camera / thermal / gate / bundle versions, alarm
         self.retention_days = retention_days    # None keeps every acknowledged record
         self.boot_id = str(uuid.uuid4())
-        super().__init__()
+        self.inbox_dropped = 0      # acks or PUBACKs that found the inbox full
+        self.worker = Worker("sync", self._round)
         self._wake = threading.Event()
         self._connected = threading.Event()
-        self._inbox: queue.Queue = queue.Queue()   # acks, failed PUBACKs, connects
+        self._inbox: queue.Queue = queue.Queue(INBOX_LEN)   # acks, PUBACKs, connects
         self._mids: dict[int, str] = {}     # MQTT message id -> batch id, until PUBACK
+        self._outbox: Outbox | None = None  # made by the worker, in its own thread
         self._status_due = 0.0
         self._prune_due = 0.0
-        self._alarm_said: str | None = None     # alarm in the last status published
+        self._said: tuple | None = None     # the watched health fields last published
         self._started = clock.monotonic()
         self._unreachable_said = False
         self._client = self._make_client()
@@ -88,66 +90,65 @@ class Sync(Worker):
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def network_alive(self) -> bool:
+        """paho's network thread is running (it ends only when stopped, or by a bug)."""
+        return network_alive(self._client)
+
     def start(self) -> None:
-        host, port = self.url.hostname, self.url.port
-        default_port = 8883 if self.url.scheme == "mqtts" else 1883
-        self._client.connect_async(host, port or default_port,
+        self._client.connect_async(self.url.hostname, port_of(self.url),
                                    keepalive=self.timing.keepalive_s, clean_start=True)
         self._client.loop_start()
-        super().start()
+        self.worker.start()
 
     def notify(self) -> None:
-        """New records were committed: look at the outbox now."""
+        """New records were committed, or the health changed: look now."""
         self._wake.set()
 
     def stop(self) -> None:
-        self._stop.set()
+        """Stop the worker, say `online: false` (a clean stop sends no will), disconnect."""
+        self.worker.stopping.set()
         self._wake.set()
-        super().stop()
+        self.worker.stop()
+        # The worker's store connection is free once its thread has ended; a worker that
+        # does not end in time leaves the backlog out of the goodbye.
+        store = self._outbox.store if self._outbox and not self.worker.alive else None
+        self._say_goodbye(store)
+        if store is not None:
+            store.close()
         self._client.disconnect()
         self._client.loop_stop()
 
     # -- paho side: runs on the network thread, only queues and wakes ------------------
 
     def _make_client(self):
-        from paho.mqtt import client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                             client_id=f"cp-{self.device}-{self.boot_id[:8]}",
-                             protocol=mqtt.MQTTv5)
-        if self.url.username:
-            client.username_pw_set(self.url.username, self.url.password)
-        if self.url.scheme == "mqtts" or self.tls:
-            tls = self.tls or {}
-            client.tls_set(ca_certs=_str(tls.get("ca")), certfile=_str(tls.get("cert")),
-                           keyfile=_str(tls.get("key")))
-        will = {"schema": SCHEMA_STATUS, "device": self.device, "online": False,
-                "version": VERSION, "boot_id": self.boot_id}
-        client.will_set(f"{self.topic}/status", json.dumps(will), qos=1, retain=True)
+        client = make_client(self.url, client_id=f"cp-{self.device}-{self.boot_id[:8]}",
+                             tls=self.tls)
+        client.will_set(self.topics.status(self.device),
+                        json.dumps(status.last_will(self.device, self.boot_id)),
+                        qos=QOS, retain=True)
         # Jitter, so that a district's devices do not all come back in the same second.
         low = self.timing.reconnect_min_s * random.uniform(1.0, 1.5)
         client.reconnect_delay_set(low, max(low, self.timing.reconnect_max_s
                                             * random.uniform(0.5, 1.0)))
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_connect_fail = self._on_connect_fail
-        client.on_message = self._on_message
-        client.on_publish = self._on_publish
+        client.on_connect = guarded("sync.on_connect", self._on_connect)
+        client.on_disconnect = guarded("sync.on_disconnect", self._on_disconnect)
+        client.on_connect_fail = guarded("sync.on_connect_fail", self._on_connect_fail)
+        client.on_message = guarded("sync.on_message", self._on_message)
+        client.on_publish = guarded("sync.on_publish", self._on_publish)
         return client
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             logs.event("sync_refused", logging.WARNING, reason=str(reason_code))
             return
-        client.subscribe(f"{self.topic}/ack", qos=1)
+        client.subscribe(self.topics.ack(self.device), qos=QOS)
         if self.on_bundle:
-            client.subscribe([(topic, 1) for topic in self.bundle_topics])
+            client.subscribe([(topic, QOS) for topic in self.bundle_topics])
         logs.event("sync_online", broker=self.url.hostname)
         self._unreachable_said = False
         self._connected.set()
-        self._inbox.put(("connected", None))
-        self._wake.set()
+        self._queue("connected", None)
 
     def _on_connect_fail(self, client, userdata) -> None:
         # Said once per outage: the gate keeps deciding, records wait in the outbox.
@@ -172,29 +173,33 @@ class Sync(Worker):
         except ValueError:
             logs.event("ack_malformed", logging.WARNING, reason="bad_json")
             return
-        self._inbox.put(("ack", ack))
-        self._wake.set()
+        self._queue("ack", ack)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         # 0x80 and above: the broker refused the message; it is not on its way.
         refusal = str(reason_code) if reason_code.is_failure else None
-        self._inbox.put(("puback", (mid, refusal)))
+        self._queue("puback", (mid, refusal))
+
+    def _queue(self, kind: str, item) -> None:
+        try:
+            self._inbox.put_nowait((kind, item))
+        except queue.Full:
+            self.inbox_dropped += 1
+            if self.inbox_dropped in (1, 10) or self.inbox_dropped % 1000 == 0:
+                logs.event("sync_inbox_full", logging.WARNING, kind=kind,
+                           dropped=self.inbox_dropped)
+        self._wake.set()
 
     # -- worker side: the only user of its store connection and of the outbox ---------
 
-    def _run(self) -> None:
-        outbox = Outbox(Store(self.store_path), self.device)
-        try:
-            while not self._stop.is_set():
-                self._wake.wait(self._next_wait(outbox))
-                self._wake.clear()
-                try:
-                    self._step(outbox)
-                except Exception as exc:   # a bad moment must not end delivery for good
-                    logs.event("sync_error", logging.ERROR, error=repr(exc))
-            self._say_goodbye(outbox.store)
-        finally:
-            outbox.store.close()
+    def _round(self) -> None:
+        """One round of the supervised loop: wait for news or a due time, then act."""
+        if self._outbox is None:
+            self._outbox = Outbox(Store(self.store_path), self.device)
+        self._wake.wait(self._next_wait(self._outbox))
+        self._wake.clear()
+        if not self.worker.stopping.is_set():
+            self._step(self._outbox)
 
     def _next_wait(self, outbox: Outbox) -> float:
         if not self.connected:
@@ -208,7 +213,7 @@ class Sync(Worker):
         self._prune(outbox.store)
         if not self.connected:
             return
-        if self.clock.monotonic() >= self._status_due or self._alarm() != self._alarm_said:
+        if self.clock.monotonic() >= self._status_due or self._news():
             self._publish_status(outbox.store, online=True)
         now = self.clock.monotonic()
         for batch in outbox.in_flight.values():
@@ -233,8 +238,12 @@ class Sync(Worker):
         if deleted:
             logs.event("records_pruned", count=deleted, retention_days=self.retention_days)
 
-    def _alarm(self) -> str | None:
-        return (self.health() if self.health else {}).get("alarm")
+    def _health(self) -> dict:
+        return self.health() if self.health else {}
+
+    def _news(self) -> bool:
+        """Has a watched part of the health changed since the last status?"""
+        return status.watched(self._health()) != self._said
 
     def _handle_inbox(self, outbox: Outbox) -> None:
         while True:
@@ -263,7 +272,7 @@ class Sync(Worker):
 
         properties = Properties(PacketTypes.PUBLISH)
         properties.ContentType = batch.content_type
-        info = self._client.publish(f"{self.topic}/records", batch.payload, qos=1,
+        info = self._client.publish(self.topics.records(self.device), batch.payload, qos=QOS,
                                     properties=properties)
         self._mids[info.mid] = batch.batch_id
         batch.attempts += 1
@@ -273,39 +282,27 @@ class Sync(Worker):
             logs.event("batch_resent", batch=batch.batch_id, attempt=batch.attempts,
                        records=len(batch.seqs))
 
-    def _status(self, store: Store, online: bool) -> dict:
-        backlog, oldest = store.backlog()
-        health = self.health() if self.health else {}
-        return {
-            "schema": SCHEMA_STATUS, "device": self.device, "online": online,
-            "ts": rfc3339(self.clock.now()), "version": VERSION, "boot_id": self.boot_id,
-            "uptime_s": int(self.clock.monotonic() - self._started),
-            "backlog": backlog, "oldest_unsynced": oldest,
-            "camera": health.get("camera", "unknown"),
-            "thermal": health.get("thermal", "unknown"),
-            "gate": health.get("gate", "unknown"),
-            "clock_synced": self.clock.synced(),
-            "disk_free_mb": shutil.disk_usage(self.store_path.parent).free // 2**20,
-            "trustlist_version": health.get("trustlist_version"),
-            "revocations_version": health.get("revocations_version"),
-            "policy_version": health.get("policy_version"),
-            "alarm": health.get("alarm"),
-        }
+    def _status(self, store: Store | None, online: bool, health: dict) -> dict:
+        return status.status_message(
+            self.device, online=online, now=self.clock.now(), boot_id=self.boot_id,
+            uptime_s=self.clock.monotonic() - self._started,
+            backlog=store.backlog() if store else (None, None),
+            clock_synced=self.clock.synced(),
+            disk_free_mb=shutil.disk_usage(self.store_path.parent).free // 2**20,
+            health=health)
 
-    def _publish_status(self, store: Store, online: bool):
+    def _publish_status(self, store: Store | None, online: bool):
         self._status_due = self.clock.monotonic() + self.timing.status_every_s
-        self._alarm_said = self._alarm()
-        return self._client.publish(f"{self.topic}/status",
-                                    json.dumps(self._status(store, online)), qos=1, retain=True)
+        health = self._health()
+        self._said = status.watched(health)
+        message = json.dumps(self._status(store, online, health))
+        return self._client.publish(self.topics.status(self.device), message, qos=QOS,
+                                    retain=True)
 
-    def _say_goodbye(self, store: Store) -> None:
+    def _say_goodbye(self, store: Store | None) -> None:
         """A clean stop sends no will, so say `online: false` ourselves."""
         if self.connected:
             try:
                 self._publish_status(store, online=False).wait_for_publish(timeout=1.0)
             except (RuntimeError, ValueError):
                 pass    # gone offline meanwhile: the broker sends the will instead
-
-
-def _str(path) -> str | None:
-    return None if path is None else str(path)

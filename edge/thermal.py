@@ -15,21 +15,20 @@ import time
 from dataclasses import replace
 
 from drivers.base import ThermalReading, ThermalSensor
-from edge import logs
 from edge.policy import Measurement
 from edge.screening import Screening, ScreeningSettings
-from edge.worker import Worker
 from models.policy import Policy
+from runtime import logs
+from runtime.worker import Worker
+
+READ_WAIT_S = 0.2
 
 _WAIT_WHILE = ("retry", "warming_up", "out_of_range")
 
 
-class ThermalMonitor(Worker):
-    name = "thermal"
-
+class ThermalMonitor:
     def __init__(self, sensor: ThermalSensor, *, clock, offset_c: float = 0.0,
                  settings: ScreeningSettings | None = None) -> None:
-        super().__init__()
         self.sensor = sensor
         self.clock = clock
         settings = replace(settings or ScreeningSettings(), offset_c=offset_c)
@@ -38,12 +37,16 @@ class ThermalMonitor(Worker):
             settings = settings.for_frame_period(period)
         self.screening = Screening(settings, started=clock.monotonic())
         self._changed = threading.Condition()
+        self.worker = Worker("thermal", self.add, take=self._next_reading)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            reading = self.sensor.read(timeout=0.2)
-            if reading is not None:
-                self.add(reading)
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self) -> None:
+        self.worker.stop()
+
+    def _next_reading(self) -> ThermalReading | None:
+        return self.sensor.read(timeout=READ_WAIT_S)
 
     def add(self, reading: ThermalReading) -> None:
         with self._changed:

@@ -17,11 +17,11 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from edge import logs
 from models.bundle import Bundle, BundleError, open_bundle
 from models.keys import kid_of, load_public_key
 from models.policy import Policy, PolicyError
 from models.trust import MIN_SUBJECT_KEY_LEN, TrustDataError, TrustStore
+from runtime import logs
 
 
 class TrustError(Exception):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 Check = Callable[[Any], str | None]   # returns "allowed: ..." text when the value is bad
 
@@ -105,3 +106,14 @@ def one_of(*allowed: str) -> Check:
 
 def in_range(low: float, high: float) -> Check:
     return lambda value: None if low <= value <= high else f"allowed: {low} to {high}"
+
+
+def mqtt_url(value: str) -> str | None:
+    """A broker URL: mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (user:password@ allowed)."""
+    parts = urlsplit(value)
+    try:
+        ok = parts.scheme in ("mqtt", "mqtts") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        ok = False
+    return None if ok else "allowed: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"

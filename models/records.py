@@ -5,11 +5,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-FIELDS = (
-    "id", "seq", "ts", "clock_synced", "gate", "decision", "reasons", "pass_format",
-    "issuer", "kid", "subject", "color", "pass_exp", "tested_at", "temperature_c",
-    "operator", "note",
-)
+# The record on the wire, field by field, in PROTOCOL order: name -> type. The types are
+# what the district checks (district/validate.py); "text" is never empty.
+FIELD_TYPES = {
+    "id": "text", "seq": "seq", "ts": "time", "clock_synced": "bool", "gate": "text",
+    "decision": "decision", "reasons": "reasons", "pass_format": "text or null",
+    "issuer": "text or null", "kid": "text or null", "subject": "text or null",
+    "color": "text or null", "pass_exp": "text or null", "tested_at": "text or null",
+    "temperature_c": "number or null", "operator": "text or null", "note": "text or null",
+    "card": "text or null", "card_kind": "text or null",
+}
+# Came after the first release of checkpoint.batch/1: a receiver takes records with or
+# without them.
+OPTIONAL_FIELDS = ("card", "card_kind")
+# What this device sends and stores.
+FIELDS = tuple(name for name in FIELD_TYPES if name not in OPTIONAL_FIELDS)
 
 
 @dataclass(frozen=True)

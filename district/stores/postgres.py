@@ -1,7 +1,7 @@
 """The district store on PostgreSQL (`[store] url = "postgresql://..."`), for a district that
 outgrows one machine: several receivers on several hosts commit into one database.
 
-Same tables and the same logic as SQLite (district/sqlstore.py). Receivers that commit
+Same tables and the same logic as SQLite (district/stores/sql.py). Receivers that commit
 overlapping batches at once are kept apart by the unique constraints (an insert waits for
 the other transaction, then does nothing); a deadlock between them is retried.
 Needs psycopg 3 (`pip install checkpoint[district-pg]`), imported only here.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from district.stores.sql import FIELDS, INSERT, DistrictStoreError, SqlStore
+from district.stores.sql import FIELDS, INSERT, DistrictStoreError, SqlStore, added_columns
 
 _TYPES = {"temperature_c": "DOUBLE PRECISION", "seq": "BIGINT NOT NULL",
           "clock_synced": "BOOLEAN NOT NULL", "id": "TEXT NOT NULL"}
@@ -57,6 +57,11 @@ class PgDistrictStore(SqlStore):
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             for statement in SCHEMA:
+                db.execute(statement)
+            columns = [row[0] for row in db.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'records' AND table_schema = current_schema()")]
+            for statement in added_columns(columns):
                 db.execute(statement)
         return db
 

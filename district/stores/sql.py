@@ -15,14 +15,23 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from district.validate import FIELD_TYPES, record_problem
+from district.validate import record_problem
+from models.records import FIELD_TYPES, OPTIONAL_FIELDS
 from models.timefmt import parse_rfc3339, rfc3339
 
-FIELDS = tuple(FIELD_TYPES)
+FIELDS = tuple(FIELD_TYPES)     # every wire field, the optional ones included
 # Columns every backend creates; `ts_s` is `ts` as epoch seconds, for time windows.
 COLUMNS = ("device", "store", *FIELDS, "ts_s", "batch", "received")
 INSERT = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
           f"VALUES ({', '.join('?' for _ in COLUMNS)}) ON CONFLICT DO NOTHING")
+
+
+def added_columns(existing: list[str]) -> list[str]:
+    """ALTER statements for the optional record fields a store made before them lacks."""
+    if not existing:
+        return []       # a new table is created with them
+    return [f"ALTER TABLE records ADD COLUMN {name} TEXT" for name in OPTIONAL_FIELDS
+            if name not in existing]
 
 
 class DistrictStoreError(Exception):
@@ -83,7 +92,7 @@ class SqlStore:
         full = {**record, "reasons": json.dumps(record["reasons"]), "device": device,
                 "store": batch["store"], "ts_s": parse_rfc3339(record["ts"]),
                 "batch": batch["batch"], "received": rfc3339(time.time())}
-        return {name: full[name] for name in COLUMNS}
+        return {name: full.get(name) for name in COLUMNS}
 
     def _insert_rows(self, rows: list[dict]) -> set[tuple[int, str]]:
         """Insert what is not held yet; the (seq, id) of each row inserted now."""

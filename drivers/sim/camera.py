@@ -3,57 +3,58 @@
 Each presentation gets its own phone pose (from a generator seeded with its number, so a
 run is reproducible); within it, frames differ by hand tremor, glare and sensor noise,
 so the decoder works on new pixels every frame, as it would with a real camera.
+
+`sim://?fail_every=N` makes every Nth read fail as a flaky USB camera's does, so the
+capture thread's reopen-with-backoff path runs in tests and demos.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 
 from drivers.frames import CaptureCamera
 from drivers.sim.render import DEFAULT_LOOK, Look, Pose, Renderer, jitter, random_pose
+from drivers.urls import DriverUrl, Option, number, whole
 
-log = logging.getLogger(__name__)
+URL_OPTIONS = {"sim": {"fps": Option(number(positive=True), 15.0),
+                       "fail_every": Option(whole(0), 0)}}
 
 
 class SimCamera(CaptureCamera):
     thread_name = "sim-camera"
 
     def __init__(self, scene, *, clock, fps: float = 15.0, size: tuple[int, int] = (640, 480),
-                 look: Look = DEFAULT_LOOK, seed: int = 0) -> None:
+                 look: Look = DEFAULT_LOOK, seed: int = 0, fail_every: int = 0) -> None:
         import numpy as np
 
         if fps <= 0:
             raise ValueError("fps must be positive")
+        super().__init__(clock)
         self.scene = scene
-        self.clock = clock
         self.fps = fps
+        self.fail_every = fail_every
         self.renderer = Renderer(size, look=look, scene_seed=seed)
-        self.error: Exception | None = None   # what stopped the render thread, if anything
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self._poses: dict[int, Pose] = {}
-        super().__init__()
+        self._reads = 0
+        self._deadline = time.monotonic()   # pacing is real time even when the clock is not
         self._start_capture()
 
     def describe(self) -> str:
         width, height = self.renderer.size
         return f"sim {width}x{height} @ {self.fps:g} fps"
 
-    def _capture(self) -> None:
-        interval = 1.0 / self.fps
-        deadline = time.monotonic()  # pacing is real time even when the clock is simulated
-        try:
-            while not self._stop.is_set():
-                t_mono = self.clock.monotonic()
-                self._buffer.put(self._render(t_mono), t_mono)
-                deadline = max(deadline + interval, time.monotonic())
-                self._stop.wait(deadline - time.monotonic())
-        except Exception as exc:  # kept in .error and logged; the scanner then sees no frames
-            self.error = exc
-            log.exception("event=camera_failed camera=sim")
-        finally:
-            self._buffer.close()
+    def _read(self):
+        self._reads += 1
+        if self.fail_every and self._reads % self.fail_every == 0:
+            raise OSError(f"simulated read failure (read {self._reads})")
+        t_mono = self.clock.monotonic()
+        return self._render(t_mono), t_mono
+
+    def _wait_next(self) -> None:
+        self._deadline = max(self._deadline + 1.0 / self.fps, time.monotonic())
+        self._worker.stopping.wait(self._deadline - time.monotonic())
 
     def _render(self, t_mono: float):
         presence = self.scene.at(t_mono) if self.scene is not None else None
@@ -72,3 +73,10 @@ class SimCamera(CaptureCamera):
             self._poses[number] = random_pose(self.renderer.size, sprite.shape,
                                               self.renderer.look, rng)
         return self._poses[number]
+
+
+def from_url(spec: DriverUrl, *, clock, scene=None, **_) -> SimCamera:
+    """`sim://` (the demo people) or `sim://scenario.toml`: the scene is built by the agent,
+    which shares it with the simulated thermal sensor."""
+    return SimCamera(scene, clock=clock, fps=spec.options["fps"],
+                     fail_every=spec.options["fail_every"])

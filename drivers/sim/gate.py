@@ -11,18 +11,29 @@ import threading
 
 from drivers.base import Gate
 from drivers.gate import DEFAULT_PULSE_S, check_pulse
+from drivers.urls import DriverUrl, Option, number, whole
+
+URL_OPTIONS = {"sim": {"pulse": Option(number(positive=True), DEFAULT_PULSE_S),
+                       "fail_every": Option(whole(0), 0)}}
 
 
 class SimGate(Gate):
-    def __init__(self, *, clock, pulse: float = DEFAULT_PULSE_S) -> None:
+    """`fail_every=N`: every Nth opening raises, as a relay with a broken contact would."""
+
+    def __init__(self, *, clock, pulse: float = DEFAULT_PULSE_S, fail_every: int = 0) -> None:
         self.clock = clock
         self.pulse = check_pulse(pulse)
+        self.fail_every = fail_every
+        self._asked = 0
         self._lock = threading.Lock()
         self._events: list[tuple[float, str]] = []     # (wall time, "open" | "closed")
         self._open_until: float | None = None          # monotonic end of the current pulse
 
-    def open(self, pulse_s: float | None = None) -> None:
+    def _open(self, pulse_s: float | None) -> None:
         pulse = check_pulse(self.pulse if pulse_s is None else pulse_s)
+        self._asked += 1
+        if self.fail_every and self._asked % self.fail_every == 0:
+            raise OSError(f"simulated relay failure (opening {self._asked})")
         with self._lock:
             self._settle()
             if self._open_until is None:
@@ -55,3 +66,8 @@ class SimGate(Gate):
 
     def describe(self) -> str:
         return f"simulated gate, pulse {self.pulse} s"
+
+
+def from_url(spec: DriverUrl, *, clock, **_) -> SimGate:
+    return SimGate(clock=clock, pulse=spec.options["pulse"],
+                   fail_every=spec.options["fail_every"])

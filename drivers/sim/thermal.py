@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from drivers import urls
 from drivers.base import DriverError
 from drivers.sim.thermal_profiles import (
     PROFILES,
@@ -32,6 +33,7 @@ from drivers.sim.thermal_profiles import (
 from drivers.sim.thermal_speakers import SEND_FRAME, SPEAKERS, speaker_for
 from drivers.thermal import gy90614, gy90640
 from drivers.thermal.serial_sensor import SerialThermal
+from drivers.urls import DriverUrl, Option, choice, choices
 
 FAULTS = ("drop_byte", "bit_flip", "fake_header", "truncated", "banner", "reading_5a",
           "silence")
@@ -248,46 +250,44 @@ def _check_choice(what: str, value, allowed: tuple) -> None:
                           f"allowed: {', '.join(map(str, allowed))}")
 
 
-SIM_OPTIONS = ("protocol", "profile", "baud", "faults", "fault_every", "rate", "seed")
+def _rate(text: str) -> float:
+    rate = urls.number()(text)
+    if rate not in gy90640.RATES_HZ:
+        raise ValueError("allowed with protocol gy-mcu90640: "
+                         + ", ".join(f"{r:g}" for r in gy90640.RATES_HZ))
+    return rate
+
+
+URL_OPTIONS = {"sim": {
+    "protocol": Option(choice(*SPEAKERS), gy90614.PROTOCOL),
+    "profile": Option(choice(*PROFILES), "normal"),
+    "baud": Option(urls.whole(1), None),
+    "faults": Option(choices(*FAULTS), ()),
+    "fault_every": Option(urls.whole(1), 5),
+    "rate": Option(_rate, None),
+    "seed": Option(urls.whole(0), 0),
+}}
 
 
 def simulator_from_options(options: dict[str, str], source=None) -> ThermalSimulator:
-    """A simulator for `sim://?protocol=gy-mcu90640&profile=fever&faults=bit_flip,truncated`."""
-    unknown = sorted(set(options) - set(SIM_OPTIONS))
-    if unknown:
-        raise DriverError(f"thermal url: unknown option(s) {', '.join(unknown)}; "
-                          f"allowed: {', '.join(SIM_OPTIONS)}")
-    faults = tuple(f for f in options.get("faults", "").split(",") if f)
+    """A simulator for `sim://?protocol=gy-mcu90640&profile=fever&faults=bit_flip,truncated`
+    (or the same options given to `checkpoint sim thermal`)."""
+    return _simulator(urls.parse_options(options, URL_OPTIONS["sim"], "thermal simulator"),
+                      source)
+
+
+def _simulator(options: dict, source=None) -> ThermalSimulator:
     simulator = ThermalSimulator(
-        protocol=options.get("protocol", gy90614.PROTOCOL), profile=options.get("profile",
-                                                                                "normal"),
-        source=source, baud=_int_option(options, "baud", 0) or None, faults=faults,
-        fault_every=_int_option(options, "fault_every", 5), seed=_int_option(options, "seed", 0))
-    if "rate" in options:
-        _set_rate(simulator, options["rate"])
+        protocol=options["protocol"], profile=options["profile"], source=source,
+        baud=options["baud"], faults=options["faults"], fault_every=options["fault_every"],
+        seed=options["seed"])
+    if options["rate"] is not None:
+        if not hasattr(simulator.speaker, "rate_hz"):
+            simulator.stop()
+            raise DriverError(f"thermal simulator: rate is for gy-mcu90640, not "
+                              f"{options['protocol']}")
+        simulator.speaker.rate_hz = options["rate"]
     return simulator
-
-
-def _set_rate(simulator: ThermalSimulator, text: str) -> None:
-    try:
-        rate = float(text)
-    except ValueError:
-        rate = -1.0
-    if not hasattr(simulator.speaker, "rate_hz") or rate not in gy90640.RATES_HZ:
-        simulator.stop()
-        raise DriverError(f"thermal url: rate={text!r}; allowed with protocol gy-mcu90640: "
-                          f"{', '.join(f'{r:g}' for r in gy90640.RATES_HZ)}")
-    simulator.speaker.rate_hz = rate
-
-
-def _int_option(options: dict[str, str], name: str, default: int) -> int:
-    text = options.get(name)
-    if text is None:
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise DriverError(f"thermal url: {name}={text!r}; allowed: a whole number") from None
 
 
 class SimulatedSensor(SerialThermal):
@@ -302,10 +302,11 @@ class SimulatedSensor(SerialThermal):
         self.simulator.stop()
 
 
-def open_simulated_sensor(options: dict[str, str], *, clock, scene=None) -> SimulatedSensor:
-    """A simulator on a new pty and the real serial driver reading it; close() stops both."""
+def from_url(spec: DriverUrl, *, clock, scene=None, **_) -> SimulatedSensor:
+    """A simulator on a new pty and the real serial driver reading it; close() stops both.
+    With a scene, the simulated people's temperatures are what it reports."""
     source = (lambda: scene.temperature_at(clock.monotonic())) if scene is not None else None
-    simulator = simulator_from_options(options, source)
+    simulator = _simulator(spec.options, source)
     try:
         return SimulatedSensor(simulator, clock=clock)
     except DriverError:

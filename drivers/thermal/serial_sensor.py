@@ -11,10 +11,18 @@ a technician watching the line would:
   the protocol is tried first, the configured one having been tried before them all;
 - the speed locks after two verified frames; no baud or save command is ever sent;
 - after REOPEN_AFTER_S of silence the port itself is closed and reopened, and a port that
-  vanished (USB unplug) is reopened every REOPEN_EVERY_S until it is back.
+  vanished (USB unplug) is reopened with backoff (REOPEN_FIRST_S doubling to
+  REOPEN_MAX_S) until it is back.
+
+The port is opened with pyserial's `serial_for_url`, so besides a device path a
+technician may name `socket://HOST:PORT` (a serial-to-network bridge), `rfc2217://...`
+or `spy:///dev/ttyUSB0?file=trace.txt` (every byte logged); pyserial's own options of
+those schemes are handed on to it.
 
 Timing here is real (time.monotonic), because it paces real I/O; readings are stamped
-with the injected clock so the agent compares them with its own notion of now.
+with the injected clock so the agent compares them with its own notion of now. The
+reading thread is a supervised loop (runtime.worker): a bug met on some bytes is logged,
+the partial frame is dropped, and reading goes on.
 """
 
 from __future__ import annotations
@@ -24,16 +32,18 @@ import threading
 import time
 from collections import deque
 
-from drivers.base import DriverError, ThermalReading, ThermalSensor
+from drivers.base import OK, STARTING, DriverError, ThermalReading, ThermalSensor, fault
 from drivers.thermal import gy90614
-from drivers.thermal.protocols import protocol_named
+from drivers.thermal.protocols import PROTOCOLS, protocol_named
+from drivers.urls import DriverUrl, Option, choice
+from runtime.worker import Backoff, Worker
 
 PARTIAL_AFTER_S = 0.2
 STALE_PERIODS = 3
 RESEND_AFTER_S = 1.0
 FAULT_AFTER_S = 3.0         # silence after which the sensor counts as faulty
 REOPEN_AFTER_S = 5.0
-REOPEN_EVERY_S = 0.5
+REOPEN_FIRST_S, REOPEN_MAX_S = 0.5, 5.0
 READ_TIMEOUT_S = 0.05
 LOCK_AFTER_FRAMES = 2
 QUEUE_LEN = 64
@@ -61,21 +71,11 @@ class SerialThermal(ThermalSensor):
         self._last_frame: float | None = None
         self._opened_at = self._last_poke = self._last_byte = time.monotonic()
         self._flushed = True
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="thermal-serial", daemon=True)
-        self._thread.start()
-
-    @classmethod
-    def from_options(cls, target: str, options: dict[str, str], *, clock) -> SerialThermal:
-        """For `serial:///dev/ttyUSB0?protocol=gy-mcu90614&baud=auto`."""
-        unknown = sorted(set(options) - {"protocol", "baud"})
-        if unknown:
-            raise DriverError(f"thermal url: unknown option(s) {', '.join(unknown)}; "
-                              "allowed: protocol, baud")
-        if not target:
-            raise DriverError("thermal url: no device path, e.g. serial:///dev/ttyUSB0")
-        return cls(target, protocol=options.get("protocol", gy90614.PROTOCOL),
-                   baud=parse_baud(options.get("baud", "auto")), clock=clock)
+        self._reopen_backoff = Backoff(REOPEN_FIRST_S, REOPEN_MAX_S)
+        self._worker = Worker("thermal-serial", self._serve_once)
+        self._stop = self._worker.stopping
+        self._poke()
+        self._worker.start()
 
     @property
     def baud(self) -> int:
@@ -94,17 +94,17 @@ class SerialThermal(ThermalSensor):
         import serial
 
         try:
-            return serial.Serial(self.port, baudrate=self.baud, timeout=READ_TIMEOUT_S)
+            return serial.serial_for_url(self.port, baudrate=self.baud, timeout=READ_TIMEOUT_S)
         except (serial.SerialException, OSError, ValueError) as exc:
             reason = os.strerror(exc.errno) if getattr(exc, "errno", None) else str(exc)
             raise DriverError(f"thermal: cannot open serial port {self.port}: {reason}") from None
 
     def read(self, timeout: float) -> ThermalReading | None:
         deadline = time.monotonic() + timeout
-        with self._arrived:
+        with self._arrived:     # waits out the timeout even when closed: callers never spin
             while not self._readings:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._stop.is_set():
+                if remaining <= 0:
                     return None
                 self._arrived.wait(remaining)
             return self._readings.popleft()
@@ -129,6 +129,23 @@ class SerialThermal(ThermalSensor):
     def fault(self) -> bool:
         return self.state in ("silent", "disconnected")
 
+    @property
+    def health(self) -> str:
+        """The state as the status message says it: a late frame (`stale`) is no fault."""
+        return _HEALTH.get(self.state, OK)
+
+    @property
+    def workers(self) -> tuple:
+        return (self._worker,)
+
+    def counters(self) -> dict[str, int]:
+        stats = self._framer.stats()
+        rejected = sum(stats.get(key, 0) for key in
+                       ("checksum_failures", "implausible", "rejected_lines"))
+        return {"sensor_frames": stats["frames"], "sensor_frames_rejected": rejected,
+                "sensor_readings_dropped": self.dropped_readings,
+                "sensor_reopens": self.reopens}
+
     def stats(self) -> dict:
         return {"port": self.port, "protocol": self.protocol, "state": self.state,
                 "baud": self.baud, "locked_baud": self.locked_baud, "reopens": self.reopens,
@@ -139,31 +156,32 @@ class SerialThermal(ThermalSensor):
         return f"{self.protocol} on {self.port} at {self.baud} baud ({self.state})"
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2.0)
+        self._worker.stop()
         if self._serial is not None:
             self._serial.close()
             self._serial = None
         with self._arrived:
             self._arrived.notify_all()
 
-    def _run(self) -> None:
-        self._poke()
-        while not self._stop.is_set():
-            if self._serial is None:
-                self._reopen()
-                continue
+    def _serve_once(self) -> None:
+        """One round of the reading loop: read what arrived, frame it, supervise."""
+        if self._serial is None:
+            self._reopen()
+            return
+        try:
+            data = self._serial.read(self._serial.in_waiting or 1)
+        except OSError:     # pyserial's SerialException is an OSError
+            self._lost()
+            return
+        now = time.monotonic()
+        if data:
+            self._last_byte, self._flushed = now, False
             try:
-                data = self._serial.read(self._serial.in_waiting or 1)
-            except OSError:     # pyserial's SerialException is an OSError
-                self._lost()
-                continue
-            now = time.monotonic()
-            if data:
-                self._last_byte, self._flushed = now, False
                 self._take(data, now)
-            self._supervise(now)
+            except Exception:
+                self._framer.flush()    # never meet the same bytes twice
+                raise
+        self._supervise(now)
 
     def _take(self, data: bytes, now: float) -> None:
         frames = self._framer.feed(data)
@@ -241,12 +259,13 @@ class SerialThermal(ThermalSensor):
         self._serial = None
 
     def _reopen(self) -> None:
-        if self._stop.wait(REOPEN_EVERY_S):
+        if self._stop.wait(self._reopen_backoff.next()):
             return
         try:
             self._serial = self._open()
         except DriverError:
             return
+        self._reopen_backoff.reset()
         self.reopens += 1
         self._opened_at = time.monotonic()
         self.locked_baud, self._frames_at_baud = None, 0    # maybe another unit: detect again
@@ -260,11 +279,46 @@ def baud_order(configured: int | None, usual: tuple[int, ...]) -> tuple[int, ...
     return first + tuple(b for b in usual if b != configured)
 
 
+_HEALTH = {"starting": STARTING, "silent": fault("no data from the sensor"),
+           "disconnected": fault("port gone; reopening"), "closed": fault("closed")}
+
+
 def parse_baud(text: str) -> int | None:
     """"auto" -> None (the protocol's usual rates), else a positive integer tried first."""
     if text == "auto":
         return None
     if text.isdigit() and int(text) > 0:
         return int(text)
-    raise DriverError(f"thermal url: baud={text!r}; allowed: auto or a rate such as 9600, "
-                      "115200")
+    raise ValueError("allowed: auto or a rate such as 9600, 115200")
+
+
+_OURS = {"protocol": Option(choice(*PROTOCOLS), gy90614.PROTOCOL),
+         "baud": Option(parse_baud, None)}
+_PYSERIAL = Option(str, passthrough=True)
+# pyserial's own options of its URL schemes, left in the URL it is given.
+URL_OPTIONS = {
+    "serial": _OURS,
+    "spy": {**_OURS, **dict.fromkeys(("file", "color", "raw", "all"), _PYSERIAL)},
+    "socket": {**_OURS, "logging": _PYSERIAL},
+    "rfc2217": {**_OURS, **dict.fromkeys(("logging", "ign_set_control", "poll_modem",
+                                          "timeout"), _PYSERIAL)},
+}
+
+
+def port_url(spec: DriverUrl) -> str:
+    """What pyserial opens: the device path of `serial://`, else the URL with pyserial's
+    options only."""
+    if spec.scheme == "serial":
+        return spec.target
+    table = URL_OPTIONS[spec.scheme]
+    kept = [f"{name}={value}" if value else name for name, value in spec.given.items()
+            if table[name].passthrough]
+    return f"{spec.scheme}://{spec.target}" + ("?" + "&".join(kept) if kept else "")
+
+
+def from_url(spec: DriverUrl, *, clock, **_) -> SerialThermal:
+    """For `serial:///dev/ttyUSB0?protocol=gy-mcu90614&baud=auto` and pyserial's URLs."""
+    if not spec.target:
+        raise DriverError(f"thermal url: no device path, e.g. {spec.scheme}:///dev/ttyUSB0")
+    return SerialThermal(port_url(spec), protocol=spec.options["protocol"],
+                         baud=spec.options["baud"], clock=clock)

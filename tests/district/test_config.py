@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cli.main import main
-from district.config import DistrictConfigError, load_district_config, parse_district_config
+from district.config import load_district_config, parse_district_config
+from runtime.configfile import ConfigError
 from tests.support.paths import REPO
 
 
@@ -19,7 +20,7 @@ def test_shipped_config_loads_with_the_store_beside_it():
 def test_every_mistake_is_named(tmp_path):
     text = ('[mqtt]\nurl = "http://x"\nport = 1\n[store]\nurl = "mysql://db"\n'
             '[extra]\n')
-    with pytest.raises(DistrictConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         parse_district_config(text, tmp_path / "district.toml")
     errors = "\n".join(caught.value.errors)
     assert "[mqtt] url = 'http://x'" in errors

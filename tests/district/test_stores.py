@@ -83,7 +83,16 @@ def test_records_round_trip_every_field(store):
                   temperature_c=37.45, note="张*明 visitor", pass_exp="2026-11-29T03:09:05.000Z")
     store.commit_batch("dev-1", batch(sent))
     (held,) = store.records()
-    assert held == {**sent, "device": "dev-1", "store": STORE}
+    assert held == {**sent, "card": None, "card_kind": None, "device": "dev-1", "store": STORE}
+
+
+def test_records_with_the_optional_card_fields_are_taken_and_kept(store):
+    tapped = record(8, card="9f" * 16, card_kind="mifare")
+    assert store.commit_batch("dev-1", batch(record(7), tapped)) == ([[7, 8]], [])
+    held = {r["seq"]: (r["card"], r["card_kind"]) for r in store.records()}
+    assert held == {7: (None, None), 8: ("9f" * 16, "mifare")}
+    assert store.commit_batch("dev-1", batch(record(9, card=5))) == (
+        [], [{"seq": 9, "reason": "bad_type"}])
 
 
 def test_field_order_on_the_wire_does_not_matter(store):

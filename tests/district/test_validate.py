@@ -8,7 +8,8 @@ import zlib
 
 import pytest
 
-from district.stores.sqlite import DistrictStore, seq_ranges
+from district.stores.sql import seq_ranges
+from district.stores.sqlite import DistrictStore
 from district.validate import BatchError, check_envelope, decode_payload, record_problem
 
 STORE = str(uuid.uuid4())

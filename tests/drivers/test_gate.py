@@ -101,9 +101,9 @@ def test_sim_url_sets_the_pulse():
 
 
 @pytest.mark.parametrize("url, message", [
-    ("sim://?pulse=abc", "must be numbers"),
+    ("sim://?pulse=abc", "pulse='abc': allowed: a number above 0"),
     ("gpio://17?pulse_ms=200", "unknown option(s) pulse_ms; allowed: active_high, pulse"),
-    ("gpio://17?active_high=yes", "active_high='yes'; allowed: 0, 1"),
+    ("gpio://17?active_high=yes", "active_high='yes': allowed: 0, 1"),
     ("gpio://?pulse=1", "no pin"),
 ])
 def test_bad_gate_urls_are_named(url, message):

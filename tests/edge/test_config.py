@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from edge.config import ConfigError, load_config, parse_config
+from edge.config import load_config, parse_config
+from runtime.configfile import ConfigError
 from tests.support.paths import REPO
 
 MINIMAL = """

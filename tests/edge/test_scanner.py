@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drivers.base import Frame
 from edge.scanner import Deduplicator, Scanner
 from tests.support.clock import FakeClock
 
@@ -32,6 +33,6 @@ def test_scanner_emits_each_code_once_per_presentation():
     scans = []
     scanner = Scanner(camera=None, decoder=ListDecoder(frames), emit=scans.append, clock=clock)
     for n in range(len(frames)):
-        scanner.scan_frame(image=None, t_mono=n / 10)
+        scanner.scan_frame(Frame(image=None, index=n + 1, t_mono=n / 10))
     assert [(s.text, s.t_mono) for s in scans] == [("CP1:A", 0.1), ("CP1:B", 0.3)]
     assert scanner.frames == len(frames)

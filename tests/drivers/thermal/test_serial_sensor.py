@@ -14,12 +14,7 @@ import pytest
 from drivers import registry
 from drivers.base import DriverError
 from drivers.clock import SystemClock
-from drivers.sim.thermal import (
-    FAULTS,
-    ThermalSimulator,
-    open_simulated_sensor,
-    profile_temperature,
-)
+from drivers.sim.thermal import FAULTS, ThermalSimulator, profile_temperature
 from drivers.thermal import gy90614
 from drivers.thermal.serial_sensor import SerialThermal
 from tests.support.paths import CHECKPOINT_SCRIPT
@@ -38,7 +33,7 @@ def readings(sensor, count: int, timeout: float = 3.0) -> list[float]:
 
 
 def test_normal_profile_readings_arrive():
-    with open_simulated_sensor({"profile": "normal"}, clock=SystemClock()) as sensor:
+    with registry.open_thermal("sim://?profile=normal", clock=SystemClock()) as sensor:
         reading = sensor.read(timeout=3.0)
         values = [reading.object_c, *readings(sensor, 4)]
         assert reading.protocol == "gy-mcu90614"
@@ -48,13 +43,13 @@ def test_normal_profile_readings_arrive():
 
 
 def test_fever_profile_reads_fever():
-    with open_simulated_sensor({"profile": "fever"}, clock=SystemClock()) as sensor:
+    with registry.open_thermal("sim://?profile=fever", clock=SystemClock()) as sensor:
         assert all(38.0 <= v <= 38.8 for v in readings(sensor, 5))
 
 
 def test_injected_faults_are_survived():
-    options = {"faults": ",".join(FAULTS), "fault_every": "2"}
-    with open_simulated_sensor(options, clock=SystemClock()) as sensor:
+    url = f"sim://?faults={','.join(FAULTS)}&fault_every=2"
+    with registry.open_thermal(url, clock=SystemClock()) as sensor:
         values = readings(sensor, 16)
         simulator = sensor.simulator
         assert all(simulator.faults_injected[name] >= 1 for name in FAULTS), simulator.stats()
@@ -70,7 +65,7 @@ def test_scene_temperature_is_what_the_sensor_reports():
         def temperature_at(self, t_mono: float) -> float:
             return 37.9
 
-    with open_simulated_sensor({}, clock=SystemClock(), scene=Scene()) as sensor:
+    with registry.open_thermal("sim://", clock=SystemClock(), scene=Scene()) as sensor:
         assert readings(sensor, 3) == [37.9] * 3
 
 
@@ -137,14 +132,14 @@ def test_unplugged_port_is_reopened(tmp_path):
 
 @pytest.mark.parametrize("url, message", [
     ("serial:///dev/ttyUSB0?parity=N", "unknown option(s) parity; allowed: protocol, baud"),
-    ("serial:///dev/ttyUSB0?baud=fast", "baud='fast'; allowed: auto"),
+    ("serial:///dev/ttyUSB0?baud=fast", "baud='fast': allowed: auto"),
     ("serial:///dev/ttyUSB0?protocol=mlx", "allowed: gy-mcu90614, gy-mcu90615, gy-mcu90640, "
                                            "ascii"),
-    ("sim://?rate=3", "rate='3'; allowed with protocol gy-mcu90640: 0.5, 1, 2, 4, 8"),
+    ("sim://?rate=3", "rate='3': allowed with protocol gy-mcu90640: 0.5, 1, 2, 4, 8"),
     ("sim://?protocol=gy-mcu90640&baud=9601", "baud 9601 is not supported"),
     ("serial://", "no device path"),
     ("serial:///dev/no-such-tty", "cannot open serial port /dev/no-such-tty"),
-    ("sim://?profile=sunny", "profile 'sunny' is not supported"),
+    ("sim://?profile=sunny", "profile='sunny': allowed: normal"),
     ("sim://?colour=red", "unknown option(s) colour"),
 ])
 def test_bad_urls_are_named(url, message):

@@ -1,0 +1,64 @@
+"""The one place that turns `[mqtt]` settings into a paho MQTT 5 client (paho imported lazily).
+
+The device's uplink and the district's receiver and publisher all connect through
+`make_client`. Callbacks run on paho's network thread, where an exception would end
+that thread for good (paho re-raises callback errors by default): `guarded` wraps each
+callback so a bad message is logged and the thread goes on, and `network_alive` lets a
+supervisor see the thread itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from urllib.parse import SplitResult
+
+from runtime import logs
+
+
+def port_of(url: SplitResult) -> int:
+    return url.port or (8883 if url.scheme == "mqtts" else 1883)
+
+
+def make_client(url: SplitResult, *, client_id: str, tls: dict | None = None):
+    """A paho 2.x MQTT 5 client for `url` (mqtt:// or mqtts://), not yet connected.
+
+    `tls` holds `ca` / `cert` / `key` paths; an mqtts:// URL without them uses the system's
+    CA store. A file that is missing or not what it claims to be raises OSError or
+    ssl.SSLError here, before any connection is tried.
+    """
+    from paho.mqtt import client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                         client_id=client_id, protocol=mqtt.MQTTv5)
+    if url.username:
+        client.username_pw_set(url.username, url.password)
+    if url.scheme == "mqtts" or tls:
+        files = tls or {}
+        client.tls_set(*(None if files.get(k) is None else str(files[k])
+                         for k in ("ca", "cert", "key")))
+    return client
+
+
+def guarded(name: str, callback: Callable) -> Callable:
+    """`callback`, but an exception in it is logged instead of ending paho's thread."""
+
+    @functools.wraps(callback)
+    def call(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except Exception as exc:
+            logs.event("callback_error", logging.ERROR, callback=name, error=repr(exc))
+            return None
+    return call
+
+
+def network_alive(client) -> bool:
+    """Is the network thread started by `loop_start()` still running?
+
+    paho keeps that thread in a private attribute; this is the one place that reads it.
+    """
+    thread = getattr(client, "_thread", None)
+    return thread is not None and thread.is_alive()
