@@ -18,6 +18,7 @@ from runtime import logs
 from runtime.worker import Backoff, Worker
 
 FAULT_HOLD_S = 10.0     # a failure keeps the camera's health a fault for this long
+READ_FAULT = fault("read failing; reopening")
 
 
 class LatestFrame:
@@ -135,9 +136,10 @@ class CaptureCamera(Camera):
         self.read_failures += 1
         self._failed_at = time.monotonic()
         pause = self._backoff.next()
-        self._state = fault("read failed; reopening")
-        logs.event("camera_read_failed", logging.WARNING, camera=self.describe(),
-                   error=repr(exc), failures=self.read_failures, reopen_in_s=pause)
+        self._state = READ_FAULT
+        if logs.worth_logging(self.read_failures):
+            logs.event("camera_read_failed", logging.WARNING, camera=self.describe(),
+                       error=repr(exc), failures=self.read_failures, reopen_in_s=pause)
         if self._worker.stopping.wait(pause):
             return
         try:
@@ -151,7 +153,7 @@ class CaptureCamera(Camera):
     @property
     def health(self) -> str:
         recent = self._failed_at is not None and time.monotonic() - self._failed_at < FAULT_HOLD_S
-        return fault("read failing; reopening") if recent and self._state == OK else self._state
+        return READ_FAULT if recent and self._state == OK else self._state
 
     @property
     def workers(self) -> tuple:

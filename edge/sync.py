@@ -185,7 +185,7 @@ class Sync:
             self._inbox.put_nowait((kind, item))
         except queue.Full:
             self.inbox_dropped += 1
-            if self.inbox_dropped in (1, 10) or self.inbox_dropped % 1000 == 0:
+            if logs.worth_logging(self.inbox_dropped):
                 logs.event("sync_inbox_full", logging.WARNING, kind=kind,
                            dropped=self.inbox_dropped)
         self._wake.set()

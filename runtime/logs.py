@@ -37,6 +37,12 @@ def event(name: str, level: int = logging.INFO, **fields) -> None:
     _LOGGER.log(level, format_event(name, fields))
 
 
+def worth_logging(count: int) -> bool:
+    """For a fault that repeats: log its 1st, 2nd, 4th, 8th... occurrence, then every
+    1000th, so a flaky part is seen without flooding the journal."""
+    return count & (count - 1) == 0 or count % 1000 == 0
+
+
 class LineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         level = "" if record.levelno == logging.INFO else f" level={record.levelname.lower()}"

@@ -154,6 +154,7 @@ class Supervisor:
         self.failed = threading.Event()
         self._workers: list[Worker] = []
         self._probes: dict[str, Callable[[], bool]] = {}
+        self._gone: set[str] = set()    # probed threads found dead (logged once)
 
     def adopt(self, *workers: Worker) -> None:
         for worker in workers:
@@ -166,14 +167,19 @@ class Supervisor:
     def dead(self) -> list[str]:
         """Names of the workers and probed threads that died."""
         names = [w.name for w in self._workers if w.died is not None]
-        names += [name for name, alive in self._probes.items() if not alive()]
+        for name, alive in self._probes.items():
+            if name in self._gone or not alive():
+                if name not in self._gone:
+                    logs.event("worker_died", logging.CRITICAL, worker=name)
+                    self._gone.add(name)
+                names.append(name)
         if names:
             self.failed.set()
         return names
 
     def states(self) -> dict[str, str]:
         states = {w.name: w.state for w in self._workers}
-        states.update({name: "running" if alive() else "dead"
+        states.update({name: "dead" if name in self._gone or not alive() else "running"
                        for name, alive in self._probes.items()})
         return states
 

@@ -28,7 +28,7 @@ from drivers.clock import SystemClock
 from edge.store import Store
 from edge.sync import Sync, Timing
 from models.ids import uuid7
-from tests.support.broker import Broker
+from tests.support.broker import Broker, raw_client
 from tests.support.sync_device import DEVICE, FAST, decide, start_sync
 from tests.support.tcp_proxy import BLACKHOLE, CUT, FORWARD, Proxy
 from tests.support.waiting import wait_for
@@ -73,24 +73,6 @@ def start_receiver(url: str, db) -> tuple[Receiver, DistrictStore]:
     receiver = Receiver(url, storage)
     receiver.start()
     return receiver, storage
-
-
-def raw_client(broker: Broker, topic: str, seen: list):
-    """A plain MQTT 5 client that records (topic, content type, payload) from `topic`."""
-    from paho.mqtt import client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                         protocol=mqtt.MQTTv5)
-    subscribed = threading.Event()
-    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-    client.on_subscribe = lambda *_: subscribed.set()
-    client.on_message = lambda c, u, m: seen.append(
-        (m.topic, getattr(m.properties, "ContentType", None), m.payload))
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    assert subscribed.wait(5), "raw client did not subscribe"
-    return client
 
 
 def test_records_delivered_acked_and_exported(tmp_path, broker, device, capsys):

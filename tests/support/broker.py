@@ -6,6 +6,7 @@ import getpass
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -78,3 +79,21 @@ class Broker:
                 self.process.wait()
         if self.process and self.process.stderr:
             self.process.stderr.close()
+
+
+def raw_client(broker: Broker, topic: str, seen: list):
+    """A plain MQTT 5 client that records (topic, content type, payload) from `topic`."""
+    from paho.mqtt import client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                         protocol=mqtt.MQTTv5)
+    subscribed = threading.Event()
+    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.on_message = lambda c, u, m: seen.append(
+        (m.topic, getattr(m.properties, "ContentType", None), m.payload))
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    assert subscribed.wait(5), "raw client did not subscribe"
+    return client
