@@ -30,14 +30,14 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="measure decode time (and more) on this machine",
                                    description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="one JSON object instead of tables")
-    parser.add_argument("--frames", type=int, default=100,
-                        help="frames per case for the decode section (default 100)")
-    parser.add_argument("--decisions", type=int, default=12,
-                        help="decisions to time in the simulated run (default 12)")
+    parser.add_argument("--frames", type=int, default=100, metavar="N",
+                        help="frames per case for the decode section")
+    parser.add_argument("--decisions", type=int, default=12, metavar="N",
+                        help="decisions to time in the simulated run")
     parser.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"),
-                        help="config whose demo district the simulated run uses")
+                        metavar="F", help="config whose demo district the simulated run uses")
     parser.add_argument("--only", choices=[s.name for s in SECTIONS],
-                        help="run one section only")
+                        help="run one section only (default: all of them)")
     parser.set_defaults(func=run_bench)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -14,12 +15,13 @@ def register(subparsers) -> None:
         "calibrate", help="calibrate the thermal sensor against a reference blackbody",
         description="Aim the sensor at a blackbody at screening distance; the offset that "
                     "makes it read the reference is written to [thermal] offset_c.")
-    parser.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"))
+    parser.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"),
+                        metavar="F", help="the agent's config: [thermal] offset_c is rewritten")
     parser.add_argument("--reference", type=float, required=True, metavar="C",
                         help="the blackbody's temperature, degrees C")
     parser.add_argument("--url", metavar="URL", help="sensor URL (default: [thermal] url)")
-    parser.add_argument("--seconds", type=float, default=5.0, metavar="S",
-                        help="how long to read (default 5)")
+    parser.add_argument("--seconds", type=float, default=5, metavar="S",
+                        help="how long to read")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write")
     parser.set_defaults(func=run_calibration)
 
@@ -32,7 +34,7 @@ def run_calibration(args) -> int:
 
     if not 20.0 <= args.reference <= 45.0:
         raise UsageError(f"--reference {args.reference}: a blackbody between 20 and 45 degC")
-    if args.seconds <= 0:
+    if not (math.isfinite(args.seconds) and args.seconds > 0):
         raise UsageError("--seconds must be a positive number of seconds")
     config = load_or_explain(args.config)
     raw = read_raw(args.url or config.thermal.url, args.seconds)
@@ -47,7 +49,10 @@ def run_calibration(args) -> int:
     except ConfigError as exc:      # our edit must leave a valid file; never write otherwise
         raise UsageError(f"config {config.path}: not written: {exc}") from None
     if not args.dry_run:
-        _replace(config.path, text)
+        try:
+            _replace(config.path, text)
+        except OSError as exc:
+            raise UsageError(f"config {config.path}: not written: {exc.strerror}") from None
     emit({"config": str(config.path), "reference_c": result.reference_c,
           "measured_c": result.measured_c, "spread_c": result.spread_c,
           "readings": result.readings, "previous_offset_c": config.thermal.offset_c,
@@ -80,8 +85,12 @@ def read_raw(url: str, seconds: float) -> list[float]:
 def _replace(path: Path, text: str) -> None:
     """Write beside, then rename: a power cut leaves the old file or the new, never half."""
     temp = path.with_name(f".{path.name}.calibrate")
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    try:
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except OSError:
+        temp.unlink(missing_ok=True)    # a full disk or a read-only folder: no litter left
+        raise

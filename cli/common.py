@@ -12,8 +12,15 @@ class UsageError(Exception):
 
 
 def emit(obj: dict[str, Any]) -> None:
-    """Print one JSON object as one line, flushed so pipes see it at once."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    """Print one JSON object as one line, flushed so pipes see it at once.
+
+    Text is written as it is; a line stdout cannot encode (a file name in another
+    encoding, kept as surrogate escapes; a locale that is not UTF-8) is written with JSON
+    \\u escapes instead: the same JSON, rather than a traceback."""
+    try:
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    except UnicodeEncodeError:      # raised before any of the line is written
+        sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
 
 

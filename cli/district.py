@@ -1,13 +1,14 @@
-"""`checkpoint district serve|records|trace|publish`: the reference district side.
+"""`checkpoint district serve|records|devices|trace|publish`: the reference district side.
 
-The one place in edge/ that reaches the district side; it imports `district` only
-inside the handlers, so the device's commands never load it.
+The one place of the command line that reaches the district side; it imports `district`
+only inside the handlers, so the device's commands never load it.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import math
 import re
 import signal
 import sys
@@ -27,20 +28,30 @@ def register(subparsers) -> None:
     serve_parser = commands.add_parser("serve", help="receive and acknowledge device records")
     serve_parser.set_defaults(func=serve)
     records_parser = commands.add_parser("records", help="export the records the district holds")
-    records_parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    records_parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
+                                help="JSON lines or CSV with a header row")
     records_parser.set_defaults(func=export)
+    devices_parser = commands.add_parser(
+        "devices", help="the device registry: last status, and devices flagged for sending "
+                        "from two stores at once (a cloned or misconfigured device)")
+    devices_parser.add_argument("--clear-flag", metavar="ID",
+                                help="clear the flag of device ID once it is sorted out")
+    devices_parser.set_defaults(func=devices)
     trace_parser = commands.add_parser(
         "trace", help="where and when a subject passed, and who else was at that gate")
     trace_parser.add_argument("subject", metavar="SUBJECT", help="subject id (hex)")
-    trace_parser.add_argument("--since", metavar="T", help="RFC 3339 time or date")
-    trace_parser.add_argument("--until", metavar="T", help="RFC 3339 time or date")
-    trace_parser.add_argument("--window", type=float, default=15.0, metavar="M",
-                              help="minutes either side of a visit (default 15)")
+    trace_parser.add_argument("--since", metavar="T",
+                              help="from time T on: RFC 3339 time or date (default: no limit)")
+    trace_parser.add_argument("--until", metavar="T",
+                              help="up to time T: RFC 3339 time or date (default: no limit)")
+    trace_parser.add_argument("--window", type=float, default=15, metavar="M",
+                              help="minutes either side of a visit")
     trace_parser.set_defaults(func=trace)
     publish_parser = commands.add_parser(
         "publish", help="push a signed bundle to the devices, retained")
     publish_parser.add_argument("--kind", required=True,
-                                choices=("trustlist", "revocations", "policy", "roster"))
+                                choices=("trustlist", "revocations", "policy", "roster"),
+                                help="what the bundle holds")
     publish_parser.add_argument("--file", type=Path, required=True, metavar="F",
                                 help="bundle made by `checkpoint bundle sign`")
     publish_parser.add_argument("--device", metavar="ID",
@@ -49,8 +60,10 @@ def register(subparsers) -> None:
                                 help="root public key to check the bundle with "
                                      "(default: [signing] root_key)")
     publish_parser.set_defaults(func=publish)
-    for command in (serve_parser, records_parser, trace_parser, publish_parser):
-        command.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    for command in (serve_parser, records_parser, devices_parser, trace_parser,
+                    publish_parser):
+        command.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="F",
+                             help="the district's config file")
 
 
 def _load(path: Path):
@@ -122,6 +135,20 @@ def export(args) -> int:
     return 0
 
 
+def devices(args) -> int:
+    """One JSON line per device: online, last seen, last status, flag, the stores it used."""
+    config = _load(args.config)
+    with _open_store(config, "district devices") as storage:
+        known = {row["device"] for row in storage.devices()}
+        if args.clear_flag:
+            if args.clear_flag not in known:
+                raise UsageError(f"district devices: no device {args.clear_flag!r}")
+            storage.clear_flag(args.clear_flag)
+        for row in storage.devices():
+            emit({**row, "stores": storage.stores_of(row["device"])})
+    return 0
+
+
 def trace(args) -> int:
     """One JSON line per contact; exit 1 when the subject never passed in that time."""
     from district.trace import trace as trace_subject
@@ -129,7 +156,7 @@ def trace(args) -> int:
     subject = args.subject.lower()
     if not re.fullmatch(r"[0-9a-f]+", subject):
         raise UsageError(f"district trace: subject {args.subject!r} is not hex")
-    if args.window < 0:
+    if not (math.isfinite(args.window) and args.window >= 0):
         raise UsageError("district trace: --window must be 0 or more minutes")
     since, until = _time(args.since, "--since"), _time(args.until, "--until")
     config = _load(args.config)

@@ -27,13 +27,46 @@ GROUPS = (
 )
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with "(default: X)", written once here rather than in each
+    help text; an option whose default is None or False (no value, a flag that is off)
+    says nothing, or says in its own help what happens without it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+class _Version(argparse.Action):
+    """`--version`: `checkpoint VERSION` on stdout, exit 0. The package metadata is read
+    only then: importing importlib.metadata would double the time `--help` takes."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, help=None) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0,
+                         help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from runtime.version import VERSION
+
+        sys.stdout.write(f"checkpoint {VERSION}\n")
+        parser.exit(0)
+
+
 class _Parser(argparse.ArgumentParser):
+    """Every parser and subparser of `checkpoint` (add_subparsers passes the class on)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # argparse's own usage errors: exit 2, one line
         raise UsageError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="checkpoint", description="Smart community checkpoint")
+    parser.add_argument("--version", action=_Version, help="print `checkpoint VERSION` and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name in GROUPS:

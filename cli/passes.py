@@ -7,6 +7,7 @@ verifier and policy the gate uses, so a district can check what a gate would say
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -24,7 +25,9 @@ def register(subparsers) -> None:
     key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION")
     key_commands.required = True
     new = key_commands.add_parser("new", help="new ES256 key pair: DIR/key.pem, DIR/pub.pem")
-    new.add_argument("--out", type=Path, required=True, metavar="DIR")
+    new.add_argument("--out", type=Path, required=True, metavar="DIR",
+                     help="where the key pair goes: DIR/key.pem, DIR/pub.pem "
+                          "(never overwritten)")
     new.set_defaults(func=keys_new)
     rotate = key_commands.add_parser(
         "rotate", help="new issuer key in a trust list payload; the old one ends after an "
@@ -33,17 +36,21 @@ def register(subparsers) -> None:
                         help="trust list payload, rewritten in place with the next version")
     rotate.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="where the new key pair goes: DIR/key.pem, DIR/pub.pem")
-    rotate.add_argument("--iss", default=DEFAULT_ISSUER, metavar="ID")
-    rotate.add_argument("--overlap", type=float, default=48.0, metavar="HOURS",
-                        help="how long the old key stays valid (default 48)")
+    rotate.add_argument("--iss", default=DEFAULT_ISSUER, metavar="ID",
+                        help="issuer whose key is rotated")
+    rotate.add_argument("--overlap", type=float, default=48, metavar="HOURS",
+                        help="how long the old key stays valid")
     rotate.set_defaults(func=keys_rotate)
 
     issue = subparsers.add_parser("issue", help="issue a CP1 health pass (prints the QR text)")
-    issue.add_argument("--key", type=Path, required=True, metavar="PEM")
-    issue.add_argument("--color", required=True, choices=("green", "yellow", "red"))
-    issue.add_argument("--iss", default=DEFAULT_ISSUER, metavar="ID")
+    issue.add_argument("--key", type=Path, required=True, metavar="PEM",
+                       help="the issuer's private key")
+    issue.add_argument("--color", required=True, choices=("green", "yellow", "red"),
+                       help="the pass's health color")
+    issue.add_argument("--iss", default=DEFAULT_ISSUER, metavar="ID", help="issuer id")
     issue.add_argument("--subject", metavar="HEX", help="16-byte id as hex (default: random)")
-    issue.add_argument("--lifetime", type=int, default=DEFAULT_LIFETIME_S, metavar="S")
+    issue.add_argument("--lifetime", type=int, default=DEFAULT_LIFETIME_S, metavar="S",
+                       help="seconds from now until the pass expires")
     issue.add_argument("--tested", metavar="T", help="time of the last negative test (RFC 3339)")
     issue.add_argument("--png", type=Path, metavar="F", help="also render the QR code to F")
     issue.set_defaults(func=issue_pass)
@@ -53,20 +60,28 @@ def register(subparsers) -> None:
     bundle_commands.required = True
     sign = bundle_commands.add_parser("sign", help="sign a JSON payload into a bundle")
     sign.add_argument("--kind", required=True,
-                      choices=("trustlist", "revocations", "policy", "roster"))
-    sign.add_argument("--key", type=Path, required=True, metavar="PEM")
-    sign.add_argument("--in", dest="source", type=Path, required=True, metavar="JSON")
-    sign.add_argument("--out", type=Path, required=True, metavar="F")
+                      choices=("trustlist", "revocations", "policy", "roster"),
+                      help="what the payload is")
+    sign.add_argument("--key", type=Path, required=True, metavar="PEM",
+                      help="the signing (root) private key")
+    sign.add_argument("--in", dest="source", type=Path, required=True, metavar="JSON",
+                      help="the payload to sign")
+    sign.add_argument("--out", type=Path, required=True, metavar="F",
+                      help="where the signed bundle is written")
     sign.set_defaults(func=bundle_sign)
 
     verify = subparsers.add_parser("verify", help="judge health passes on their own")
-    verify.add_argument("--config", type=Path, metavar="F")
+    verify.add_argument("--config", type=Path, metavar="F",
+                        help=f"the agent's config, for its [trust] files "
+                             f"(default: {DEFAULT_CONFIG}, unless --trust is given)")
     verify.add_argument("--trust", type=Path, metavar="B", help="signed trust list")
-    verify.add_argument("--revocations", type=Path, metavar="B")
-    verify.add_argument("--policy", type=Path, metavar="B")
+    verify.add_argument("--revocations", type=Path, metavar="B",
+                        help="signed revocation list, with --trust (default: none)")
+    verify.add_argument("--policy", type=Path, metavar="B",
+                        help="signed policy, with --trust (default: the default policy)")
     verify.add_argument("--root", type=Path, action="append", metavar="PEM",
                         help="pinned root public key (repeatable)")
-    verify.add_argument("--at", metavar="T", help="judge at time T (RFC 3339), not now")
+    verify.add_argument("--at", metavar="T", help="judge at time T, RFC 3339 (default: now)")
     verify.add_argument("text", metavar="TEXT|-", help="pass text, or - for one per line on stdin")
     verify.set_defaults(func=verify_passes)
 
@@ -134,7 +149,7 @@ def keys_rotate(args) -> int:
     from models.rotation import rotate_trustlist
     from models.timefmt import rfc3339
 
-    if args.overlap < 0:
+    if not (math.isfinite(args.overlap) and args.overlap >= 0):
         raise UsageError("--overlap must be zero or more hours")
     targets = _key_targets(args.out, "keys rotate")
     payload = _json_object(args.trustlist)
@@ -204,6 +219,8 @@ def _render_png(text: str, path: Path) -> None:
         segno.make_qr(text, error="m").save(str(path), scale=8, border=4)
     except OSError as exc:
         raise UsageError(f"--png {path}: {exc.strerror}") from None
+    except ValueError as exc:   # a file name segno has no writer for: "Unknown file extension"
+        raise UsageError(f"--png {path}: {exc}") from None
 
 
 def bundle_sign(args) -> int:
@@ -241,9 +258,26 @@ def _trust(args):
         raise UsageError(str(exc)) from None
 
 
+def _stdin_lines():
+    """stdin's lines as text, decoded here line by line: a line that is not UTF-8 comes as
+    None (the locale's decoder would end the command with a traceback, or pass it on)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:      # a text stream without bytes underneath (tests use StringIO)
+        yield from sys.stdin
+        return
+    for raw in buffer:
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield None
+
+
 def _stdin_items(default_at: float):
     """(line number, text, time) per non-empty stdin line; a bad line yields an error."""
-    for number, line in enumerate(sys.stdin, start=1):
+    for number, line in enumerate(_stdin_lines(), start=1):
+        if line is None:
+            yield number, UsageError("not UTF-8 text"), default_at
+            continue
         line = line.strip("\r\n")
         if not line.strip():
             continue

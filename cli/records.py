@@ -11,10 +11,14 @@ from cli.common import UsageError, emit
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("records", help="export the stored decisions")
-    parser.add_argument("--db", type=Path, help="SQLite file (default: [store] path of --config)")
-    parser.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"))
-    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    parser.add_argument("--since", metavar="T", help="only records from time T on (RFC 3339)")
+    parser.add_argument("--db", type=Path, metavar="F",
+                        help="SQLite file (default: [store] path of --config)")
+    parser.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"),
+                        metavar="F", help="the agent's config, for its [store] path")
+    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
+                        help="JSON lines or CSV with a header row")
+    parser.add_argument("--since", metavar="T",
+                        help="only records from time T on, RFC 3339 (default: all)")
     parser.set_defaults(func=export)
 
 

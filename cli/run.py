@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from cli.common import UsageError
-from cli.config import load_or_explain
+from cli.config import checked, load_or_explain
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("run", help="run the agent")
-    parser.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"))
+    parser.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"),
+                        metavar="F", help="the agent's config file")
     parser.add_argument("--simulate", action="store_true",
                         help="replace the hardware drivers with their simulated twins")
-    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    parser.add_argument("--db", type=Path, help="SQLite file instead of [store] path")
+    parser.add_argument("--duration", type=float, metavar="S",
+                        help="stop after S seconds (default: at Ctrl-C or SIGTERM)")
+    parser.add_argument("--db", type=Path, metavar="F",
+                        help="SQLite file for the records (default: [store] path of --config)")
     parser.set_defaults(func=run)
 
 
@@ -30,13 +34,14 @@ def run(args) -> int:
     from edge.trust import TrustError
     from runtime import logs
 
-    if args.duration is not None and args.duration <= 0:
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
         raise UsageError("--duration must be a positive number of seconds")
     config = load_or_explain(args.config)
     if args.simulate:
         config = config.simulated()
     if args.db:
         config = config.with_db(args.db)
+    checked(config)     # what `config check` says: run refuses what the check refuses
     logs.setup()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -2,13 +2,16 @@
 
 One JSON line per file: `{"file", "codes", "ms"}`, `ms` being the decode time without
 reading the file (a video: every distinct code, in the order first seen, and the median
-time per frame). An unreadable file gets `{"file", "error"}` and makes the exit code 2;
-the other files are still scanned.
+time per frame). An unreadable file gets `{"file", "error"}` (and the same error as a line
+on stderr) and makes the exit code 2; the other files are still scanned.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -32,18 +35,36 @@ def run_scan(args) -> int:
     status = 0
     for path in args.files:
         result = scan_file(decoder, path)
+        emit(result)
         if "error" in result:
             status = 2
-        emit(result)
+            print(f"checkpoint: scan: {path}: {result['error']}", file=sys.stderr)
     return status
 
 
 def scan_file(decoder, path: Path) -> dict:
-    if not path.is_file():
-        return {"file": str(path), "error": "no such file"}
+    if problem := _not_readable(path):
+        return {"file": str(path), "error": problem}
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return _scan_image(decoder, path)
     return _scan_video(decoder, path)
+
+
+def _not_readable(path: Path) -> str | None:
+    """Why `path` cannot be scanned before any decoder looks at it, or None."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):   # also a dangling symlink
+        return "no such file"
+    except OSError as exc:      # e.g. "permission denied" on a folder on the way
+        return (exc.strerror or type(exc).__name__).lower()
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    return None
 
 
 def _scan_image(decoder, path: Path) -> dict:

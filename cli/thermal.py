@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import signal
 import sys
 import threading
 from urllib.parse import quote
@@ -20,10 +22,11 @@ def register(subparsers) -> None:
     read.add_argument("url", metavar="URL", help="serial:///dev/ttyUSB0?baud=auto, "
                       "sim://?profile=fever, or a device path")
     read.add_argument("--protocol", metavar="P", help=f"{', '.join(PROTOCOLS)} "
-                      f"(default {DEFAULT_PROTOCOL})")
-    read.add_argument("--count", type=int, metavar="N", help="stop after N readings")
-    read.add_argument("--timeout", type=float, default=5.0, metavar="S",
-                      help="give up when no reading arrives for S seconds (default 5)")
+                      f"(default: the URL's protocol=, else {DEFAULT_PROTOCOL})")
+    read.add_argument("--count", type=int, metavar="N",
+                      help="stop after N readings (default: at Ctrl-C)")
+    read.add_argument("--timeout", type=float, default=5, metavar="S",
+                      help="give up when no reading arrives for S seconds")
     read.set_defaults(func=read_readings)
 
     sim = subparsers.add_parser("sim", help="simulated hardware for development")
@@ -31,16 +34,19 @@ def register(subparsers) -> None:
     sim_cmds.required = True
     sensor = sim_cmds.add_parser("thermal", help="a simulated sensor on a new pty")
     sensor.add_argument("--protocol", metavar="P", default=DEFAULT_PROTOCOL,
-                        help=f"{', '.join(PROTOCOLS)} (default {DEFAULT_PROTOCOL})")
+                        help=", ".join(PROTOCOLS))
     sensor.add_argument("--profile", metavar="NAME", default="normal",
                         help="normal, fever, walk, edge or fault")
-    sensor.add_argument("--baud", type=int, help="line speed (default: the protocol's usual)")
-    sensor.add_argument("--rate", metavar="HZ", help="gy-mcu90640 frame rate: 0.5 1 2 4 8")
-    sensor.add_argument("--faults", default="", metavar="LIST",
+    sensor.add_argument("--baud", type=int, metavar="BAUD",
+                        help="line speed (default: the protocol's usual)")
+    sensor.add_argument("--rate", metavar="HZ", help="gy-mcu90640 frame rate: 0.5 1 2 4 8 "
+                        "(default: the module's own, 4)")
+    sensor.add_argument("--faults", metavar="LIST",
                         help="faults to inject every few frames, comma-separated: drop_byte, "
-                        "bit_flip, fake_header, truncated, banner, reading_5a, silence")
+                        "bit_flip, fake_header, truncated, banner, reading_5a, silence "
+                        "(default: none)")
     sensor.add_argument("--fault-every", type=int, default=5, metavar="N",
-                        help="one fault every N frames (default 5)")
+                        help="one fault every N frames")
     sensor.set_defaults(func=serve_simulator)
 
 
@@ -70,7 +76,7 @@ def read_readings(args) -> int:
 
     if args.count is not None and args.count < 1:
         raise UsageError("--count must be at least 1")
-    if args.timeout <= 0:
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise UsageError("--timeout must be a positive number of seconds")
     clock = SystemClock()
     try:
@@ -92,26 +98,33 @@ def read_readings(args) -> int:
 
 
 def serve_simulator(args) -> int:
+    """Serve until Ctrl-C or SIGTERM. stdout: one JSON line with the port when serving, one
+    `{"stopped": true, "port", "stats"}` when stopped; the hint for a person is on stderr."""
     from drivers.base import DriverError
     from drivers.sim.thermal import simulator_from_options
 
-    options = {"protocol": args.protocol, "profile": args.profile, "faults": args.faults,
-               "fault_every": str(args.fault_every)}
-    options |= {"baud": str(args.baud)} if args.baud else {}
+    options = {"protocol": args.protocol, "profile": args.profile,
+               "faults": args.faults or "", "fault_every": str(args.fault_every)}
+    options |= {"baud": str(args.baud)} if args.baud is not None else {}
     options |= {"rate": args.rate} if args.rate else {}
     try:
         simulator = simulator_from_options(options)
     except DriverError as exc:
         raise UsageError(str(exc)) from None
     with simulator:
-        emit({"port": simulator.port, "protocol": args.protocol, "profile": args.profile,
-              "baud": simulator.baud})
-        print(f"simulated {args.protocol} sensor on {simulator.port} at {simulator.baud} baud; "
-              f"try `checkpoint thermal read {simulator.port} --protocol {args.protocol}`; "
-              "Ctrl-C to stop", file=sys.stderr)
+        stop = threading.Event()
+        previous = {signum: signal.signal(signum, lambda *_: stop.set())
+                    for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
-        print(f"stopped: {simulator.stats()}", file=sys.stderr)
+            emit({"port": simulator.port, "protocol": args.protocol, "profile": args.profile,
+                  "baud": simulator.baud})
+            print(f"simulated {args.protocol} sensor on {simulator.port} at {simulator.baud} "
+                  f"baud; try `checkpoint thermal read {simulator.port} --protocol "
+                  f"{args.protocol}`; Ctrl-C to stop", file=sys.stderr)
+            while not stop.wait(1.0):
+                pass
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    emit({"stopped": True, "port": simulator.port, "stats": simulator.stats()})
     return 0

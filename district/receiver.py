@@ -3,7 +3,9 @@
 Batches come through a shared subscription (`$share/district/...`), so several receiver
 processes on one broker split the load. A batch is committed before its ack is published:
 a receiver that dies in between leaves the device to resend, and the duplicates are then
-acked like new rows. Status messages and last wills keep the device registry.
+acked like new rows. Status messages and last wills keep the device registry. A device id
+seen with two stores at once (district/stores/sql.py says when) is logged once per newly
+flagged conflict, as `event=device_conflict`; its batches are committed and acked as usual.
 Callbacks run on paho's network thread; nothing raised there may end that thread.
 """
 
@@ -103,8 +105,10 @@ class Receiver:
         except BatchError as exc:
             self._refuse(device, batch, exc)
             return
-        before = self.storage.duplicates
+        before, known = self.storage.duplicates, len(self.storage.conflicts)
         accepted, rejected = self.storage.commit_batch(device, batch)
+        for flagged, stores in self.storage.conflicts[known:]:
+            logs.event("device_conflict", logging.WARNING, device=flagged, stores=stores)
         for item in rejected:
             logs.event("record_rejected", logging.WARNING, device=device, seq=item["seq"],
                        reason=item["reason"])

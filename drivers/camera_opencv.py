@@ -50,11 +50,6 @@ class OpenCvCamera(CaptureCamera):
         self._delivered = False     # since the last rewind: a source with no good frame stops
         self._start_capture()
 
-    @property
-    def finished(self) -> bool:
-        """True once a file source has delivered its last frame."""
-        return self.ended
-
     def describe(self) -> str:
         return f"opencv {self._source.name}"
 

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from drivers import registry
 from drivers.clock import SystemClock
 from drivers.qr import make_decoder
-from drivers.sim.scene import Scene
 from edge import status
 from edge.config import Config
 from edge.controller import BundleUpdate, Controller, Outcome
@@ -48,11 +47,14 @@ class AgentFailed(Exception):
     """A part of the running agent died; the message names it."""
 
 
-def build_scene(config: Config, clock) -> Scene | None:
-    """The simulated people at the gate, when the camera is simulated."""
+def build_scene(config: Config, clock):
+    """The simulated people at the gate (drivers.sim.scene.Scene), when the camera is
+    simulated: the simulated camera and sensor share it."""
     spec = registry.parse("camera", config.camera.url)
     if spec.scheme != "sim":
         return None
+    from drivers.sim.scene import Scene
+
     if spec.target:
         return Scene.load(spec.path(config.base_dir), clock)
     return Scene.default(clock, key_path=config.base_dir / "demo" / "issuer-key.pem")
@@ -122,7 +124,7 @@ class Agent:
         except (OSError, ValueError) as exc:    # ssl.SSLError is an OSError
             raise AgentError(f"[mqtt] TLS files cannot be used: {exc}") from None
 
-    def _thermal(self, scene: Scene | None) -> ThermalMonitor:
+    def _thermal(self, scene) -> ThermalMonitor:
         cfg = self.config
         sensor = self._parts["sensor"] = self._resources.enter_context(
             registry.open_thermal(cfg.thermal.url, clock=self.clock, scene=scene))

@@ -83,9 +83,6 @@ class Config:
     def with_db(self, db: Path) -> Config:
         return replace(self, store=Section({**self.store.values, "path": db.resolve()}))
 
-    def with_mqtt(self, url: str) -> Config:
-        return replace(self, mqtt=Section({**self.mqtt.values, "url": url}))
-
     def simulated(self) -> Config:
         """The same config with every hardware driver replaced by its simulated twin."""
         camera = self.camera.url if self.camera.url.startswith("sim://") else "sim://"

@@ -58,11 +58,6 @@ class ThermalMonitor:
         return self.screening.assess(self.clock.monotonic(), policy.fever_threshold_c,
                                      policy.remeasure_band_c, sensor_fault=fault)
 
-    def measurement(self, policy: Policy | None = None) -> Measurement:
-        """The screening estimate now."""
-        with self._changed:
-            return self._assess(policy or Policy())
-
     def wait_measurement(self, timeout: float, policy: Policy | None = None) -> Measurement:
         """The estimate, waiting up to `timeout` seconds while it is not ready yet."""
         policy = policy or Policy()

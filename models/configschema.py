@@ -100,10 +100,6 @@ def validate_toml(text: str, schema: dict[str, dict[str, Key]],
     return validate(data, schema, base_dir)
 
 
-def one_of(*allowed: str) -> Check:
-    return lambda value: None if value in allowed else f"allowed: {', '.join(allowed)}"
-
-
 def in_range(low: float, high: float) -> Check:
     return lambda value: None if low <= value <= high else f"allowed: {low} to {high}"
 

@@ -35,6 +35,12 @@ CLOCK_UNSYNCED = "clock_unsynced"
 OPERATOR_ALLOW = "operator_allow"
 OPERATOR_DENY = "operator_deny"
 VISITOR = "visitor"
+# Cards (PROTOCOL.md section 9): on the wire, so a receiver takes them; no rule of this
+# device's policy produces them yet.
+CARD_MISMATCH = "card_mismatch"
+CARD_MISSING = "card_missing"
+CARD_UNKNOWN = "card_unknown"
+CARD_REASONS = (CARD_MISMATCH, CARD_MISSING, CARD_UNKNOWN)
 
 REASONS = (
     UNREADABLE, UNKNOWN_FORMAT, MALFORMED, BAD_SIGNATURE, UNKNOWN_KEY, KEY_EXPIRED,
@@ -42,4 +48,5 @@ REASONS = (
     COLOR_YELLOW, COLOR_RED, TEST_TOO_OLD, TEST_MISSING,
     FEVER, TEMPERATURE_MISSING, SENSOR_FAULT,
     TRUST_STALE, CLOCK_UNSYNCED, OPERATOR_ALLOW, OPERATOR_DENY, VISITOR,
+    *CARD_REASONS,
 )

@@ -12,7 +12,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from district.stores.sql import FIELDS, INSERT, DistrictStoreError, SqlStore, added_columns
+from district.stores.sql import (
+    DEVICE_STORES,
+    FIELDS,
+    INSERT,
+    DistrictStoreError,
+    SqlStore,
+    added_columns,
+)
 
 _TYPES = {"temperature_c": "DOUBLE PRECISION", "seq": "BIGINT NOT NULL",
           "clock_synced": "BOOLEAN NOT NULL", "id": "TEXT NOT NULL"}
@@ -27,7 +34,8 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS records_gate ON records (device, gate, ts_s)",
     """CREATE TABLE IF NOT EXISTS devices (
         device TEXT PRIMARY KEY, online BOOLEAN NOT NULL, status TEXT NOT NULL,
-        last_seen TEXT NOT NULL)""",
+        last_seen TEXT NOT NULL, flag TEXT, flag_stores TEXT)""",
+    DEVICE_STORES,
 ]
 DEADLOCK_RETRIES = 3
 # Several receivers starting at once must not race on CREATE TABLE IF NOT EXISTS.
@@ -58,11 +66,9 @@ class PgDistrictStore(SqlStore):
             db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             for statement in SCHEMA:
                 db.execute(statement)
-            columns = [row[0] for row in db.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_name = 'records' AND table_schema = current_schema()")]
-            for statement in added_columns(columns):
-                db.execute(statement)
+            for table in ("records", "devices"):
+                for statement in added_columns(_columns(db, table), table):
+                    db.execute(statement)
         return db
 
     def _live(self):
@@ -105,6 +111,12 @@ class PgDistrictStore(SqlStore):
 
     def close(self) -> None:
         self._db.close()
+
+
+def _columns(db, table: str) -> list[str]:
+    return [row[0] for row in db.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = %s AND table_schema = current_schema()", (table,))]
 
 
 def _safe(url: str) -> str:

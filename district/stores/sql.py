@@ -5,6 +5,19 @@ id at the same device, store and seq) counts as accepted again, because its firs
 may have been lost; a different record claiming a taken id or seq is a conflict.
 A backend supplies the connection: `_execute`, `_transaction`, `close`, and its
 placeholder; queries here are written with `?`.
+
+Two stores at once. A device's store id changes when its database is recreated, and the
+old store never sends again: that is a replacement. A store counts as live from its first
+batch to its latest (by arrival at the district, in commit order); two stores of one device
+are *at once* when their live spans overlap, i.e. when their batches interleave: a batch
+arrives from store A after a batch of store B that came after A's previous batch
+(A -> B is a replacement; A -> B -> A, or B -> A -> B, is two stores at once, as is
+A -> B -> C -> A, which names all three). Arrival order is kept per device in
+`device_stores.last_order` (1, 2, 3... over all the device's batches), not by clocks, so
+batches in the same millisecond, or from receivers on hosts whose clocks differ, are still
+ordered. A batch from a store not seen before is never a conflict. When a batch reveals
+stores at once, the device's registry row gets `flag = 'two_stores'` and the stores
+involved (`flag_stores`), kept until `clear_flag`; the batch is committed as usual.
 """
 
 from __future__ import annotations
@@ -24,13 +37,21 @@ FIELDS = tuple(FIELD_TYPES)     # every wire field, the optional ones included
 COLUMNS = ("device", "store", *FIELDS, "ts_s", "batch", "received")
 INSERT = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
           f"VALUES ({', '.join('?' for _ in COLUMNS)}) ON CONFLICT DO NOTHING")
+# The stores each device has used; both backends create it as written here.
+DEVICE_STORES = """CREATE TABLE IF NOT EXISTS device_stores (
+    device TEXT NOT NULL, store TEXT NOT NULL, first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL, batches BIGINT NOT NULL, last_order BIGINT NOT NULL,
+    PRIMARY KEY (device, store))"""
+FLAG_TWO_STORES = "two_stores"
+# TEXT columns added to a table after its first release, by table.
+ADDED_COLUMNS = {"records": OPTIONAL_FIELDS, "devices": ("flag", "flag_stores")}
 
 
-def added_columns(existing: list[str]) -> list[str]:
-    """ALTER statements for the optional record fields a store made before them lacks."""
+def added_columns(existing: list[str], table: str = "records") -> list[str]:
+    """ALTER statements for the columns a table made before them lacks."""
     if not existing:
         return []       # a new table is created with them
-    return [f"ALTER TABLE records ADD COLUMN {name} TEXT" for name in OPTIONAL_FIELDS
+    return [f"ALTER TABLE {table} ADD COLUMN {name} TEXT" for name in ADDED_COLUMNS[table]
             if name not in existing]
 
 
@@ -43,6 +64,8 @@ class SqlStore:
 
     def __init__(self) -> None:
         self.duplicates = 0     # records received again and acked again, since opening
+        # (device, stores) of each newly flagged conflict, since opening, oldest first
+        self.conflicts: list[tuple[str, list[str]]] = []
 
     # -- supplied by the backend ------------------------------------------------------
 
@@ -64,12 +87,16 @@ class SqlStore:
         """Store a batch's valid records; returns (accepted seq ranges, rejected records)."""
         records = batch["records"]
         problems = [record_problem(record) for record in records]
-        rows = [self._row(device, batch, record)
+        received = rfc3339(time.time())
+        rows = [self._row(device, batch, record, received)
                 for record, problem in zip(records, problems, strict=True) if problem is None]
         with self._transaction():
             inserted = self._insert_rows(rows)
             waiting = [row["seq"] for row in rows if (row["seq"], row["id"]) not in inserted]
             held = self._held_ids(device, batch["store"], waiting) if waiting else {}
+            conflict = self._note_store(device, batch["store"], received)
+        if conflict:
+            self.conflicts.append((device, conflict))
         accepted: list[int] = []
         rejected: list[dict] = []
         for record, problem in zip(records, problems, strict=True):
@@ -87,11 +114,11 @@ class SqlStore:
         return seq_ranges(accepted), rejected
 
     @staticmethod
-    def _row(device: str, batch: dict, record: dict) -> dict:
+    def _row(device: str, batch: dict, record: dict, received: str) -> dict:
         """The record as a row, keys in COLUMNS order whatever order the JSON had."""
         full = {**record, "reasons": json.dumps(record["reasons"]), "device": device,
                 "store": batch["store"], "ts_s": parse_rfc3339(record["ts"]),
-                "batch": batch["batch"], "received": rfc3339(time.time())}
+                "batch": batch["batch"], "received": received}
         return {name: full.get(name) for name in COLUMNS}
 
     def _insert_rows(self, rows: list[dict]) -> set[tuple[int, str]]:
@@ -109,20 +136,69 @@ class SqlStore:
                           (device, store, *seqs)).fetchall()
         return dict(found)
 
-    def record_status(self, device: str, status: dict) -> None:
-        """The device's latest status (or last will) in the registry."""
+    def _note_store(self, device: str, store: str, received: str) -> list[str] | None:
+        """Count a batch of `store` in device_stores; the stores it newly reveals at once
+        with it (itself first, then the others by first batch), or None."""
+        known = self._run("SELECT store, last_order FROM device_stores WHERE device = ? "
+                          "ORDER BY first_seen, store", (device,)).fetchall()
+        orders = dict(known)
+        self._run("INSERT INTO device_stores (device, store, first_seen, last_seen, batches, "
+                  "last_order) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (device, store) "
+                  "DO UPDATE SET last_seen = excluded.last_seen, "
+                  "batches = device_stores.batches + 1, last_order = excluded.last_order",
+                  (device, store, received, received, max(orders.values(), default=0) + 1))
+        if store not in orders:
+            return None     # a new store: a replacement, unless the old one sends again
+        later = [other for other, order in known if order > orders[store]]
+        return self._flag(device, [store, *later], received) if later else None
+
+    def _flag(self, device: str, stores: list[str], received: str) -> list[str] | None:
+        """Flag the device for these stores at once; `stores` if that is news, else None.
+        A device with no status yet gets a registry row (offline, status {})."""
+        row = self._run("SELECT flag_stores FROM devices WHERE device = ?",
+                        (device,)).fetchone()
+        flagged = json.loads(row[0]) if row and row[0] else []
+        if set(stores) <= set(flagged):
+            return None
+        union = flagged + [store for store in stores if store not in flagged]
+        self._run("INSERT INTO devices (device, online, status, last_seen, flag, flag_stores) "
+                  "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE "
+                  "SET flag = excluded.flag, flag_stores = excluded.flag_stores",
+                  (device, False, "{}", received, FLAG_TWO_STORES, json.dumps(union)))
+        return stores
+
+    def clear_flag(self, device: str) -> None:
+        """An operator's all-clear: drop the flag and start the device's arrival order
+        afresh, so the store that stays is not flagged again for the one that went."""
         with self._transaction():
-            self._run("INSERT INTO devices VALUES (?, ?, ?, ?) ON CONFLICT (device) DO UPDATE "
+            self._run("UPDATE devices SET flag = NULL, flag_stores = NULL WHERE device = ?",
+                      (device,))
+            self._run("UPDATE device_stores SET last_order = 0 WHERE device = ?", (device,))
+
+    def record_status(self, device: str, status: dict) -> None:
+        """The device's latest status (or last will) in the registry; a flag is kept."""
+        with self._transaction():
+            self._run("INSERT INTO devices (device, online, status, last_seen) "
+                      "VALUES (?, ?, ?, ?) ON CONFLICT (device) DO UPDATE "
                       "SET online = excluded.online, status = excluded.status, "
                       "last_seen = excluded.last_seen",
                       (device, bool(status.get("online")), json.dumps(status),
                        rfc3339(time.time())))
 
     def devices(self) -> list[dict[str, Any]]:
-        rows = self._run("SELECT device, online, status, last_seen FROM devices "
-                         "ORDER BY device").fetchall()
-        return [{"device": d, "online": bool(o), "status": json.loads(s), "last_seen": seen}
-                for d, o, s, seen in rows]
+        """The registry; `flag` is None or e.g. "two_stores", naming `flag_stores`."""
+        rows = self._run("SELECT device, online, status, last_seen, flag, flag_stores "
+                         "FROM devices ORDER BY device").fetchall()
+        return [{"device": d, "online": bool(o), "status": json.loads(s), "last_seen": seen,
+                 "flag": flag, "flag_stores": json.loads(stores) if stores else []}
+                for d, o, s, seen, flag, stores in rows]
+
+    def stores_of(self, device: str) -> list[dict[str, Any]]:
+        """The stores a device has used, by first batch: first_seen, last_seen, batches."""
+        names = ("store", "first_seen", "last_seen", "batches")
+        rows = self._run(f"SELECT {', '.join(names)} FROM device_stores WHERE device = ? "
+                         "ORDER BY first_seen, store", (device,))
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every stored record by device, store and seq: section 4 fields, device and store."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from district.stores.sql import FIELDS, DistrictStoreError, SqlStore, added_columns
+from district.stores.sql import DEVICE_STORES, FIELDS, DistrictStoreError, SqlStore, added_columns
 from runtime import sqlite
 
 _TYPES = {"temperature_c": "REAL", "seq": "INTEGER NOT NULL",
@@ -26,9 +26,9 @@ CREATE INDEX IF NOT EXISTS records_subject ON records (subject, ts_s);
 CREATE INDEX IF NOT EXISTS records_gate ON records (device, gate, ts_s);
 CREATE TABLE IF NOT EXISTS devices (
     device TEXT PRIMARY KEY, online INTEGER NOT NULL, status TEXT NOT NULL,
-    last_seen TEXT NOT NULL
+    last_seen TEXT NOT NULL, flag TEXT, flag_stores TEXT
 );
-"""
+""" + DEVICE_STORES + ";\n"
 
 
 class DistrictStore(SqlStore):
@@ -45,13 +45,18 @@ class DistrictStore(SqlStore):
 
     def _upgrade(self) -> None:
         """A store made by an earlier version gets the columns added since: `ts_s` (filled
-        from `ts`) and the optional record fields."""
-        columns = [row[1] for row in self._db.execute("PRAGMA table_info(records)")]
+        from `ts`), the optional record fields and the registry's flag (device_stores is
+        created by SCHEMA)."""
+        columns = self._columns("records")
         if columns and "ts_s" not in columns:
             self._db.execute("ALTER TABLE records ADD COLUMN ts_s REAL NOT NULL DEFAULT 0")
             self._db.execute("UPDATE records SET ts_s = (julianday(ts) - 2440587.5) * 86400.0")
-        for statement in added_columns(columns):
-            self._db.execute(statement)
+        for table in ("records", "devices"):
+            for statement in added_columns(self._columns(table), table):
+                self._db.execute(statement)
+
+    def _columns(self, table: str) -> list[str]:
+        return [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
 
     def _execute(self, sql: str, params: tuple = ()):
         return self._db.execute(sql, params)

@@ -60,10 +60,6 @@ class SimGate(Gate):
             self._settle()
             return list(self._events)
 
-    @property
-    def openings(self) -> int:
-        return sum(1 for _, state in self.events if state == "open")
-
     def describe(self) -> str:
         return f"simulated gate, pulse {self.pulse} s"
 

@@ -22,10 +22,6 @@ class FaceEstimate:
     face_pixels: int            # size of the largest skin blob (0: none)
     max_c: float                # hottest pixel of the frame
 
-    @property
-    def near_enough(self) -> bool:
-        return self.face_pixels >= gy90640.MIN_FACE_PIXELS
-
 
 def largest_skin_blob(image: list[list[float]]) -> list[float]:
     """Pixel values of the largest 4-connected region within the skin range."""

@@ -70,4 +70,6 @@ def test_user_mistakes_exit_2_without_traceback(demo_dir, tmp_path):
                               cwd=REPO, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2, (config, proc.stderr)
         assert needle in proc.stderr and "Traceback" not in proc.stderr
-        assert len(proc.stderr.strip().splitlines()) <= 2
+        *problems, summary = proc.stderr.strip().splitlines()   # each problem, then one line
+        assert summary.startswith("checkpoint: ")
+        assert all(line.startswith(f"config {config}: ") for line in problems)

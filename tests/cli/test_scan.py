@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import cv2
 import numpy as np
@@ -10,6 +12,7 @@ import numpy as np
 from cli.main import main
 from drivers.sim.render import Renderer
 from tests.support.corpus import corpus_or_skip
+from tests.support.paths import CHECKPOINT
 
 
 def _scan(capsys, *files) -> tuple[int, list[dict]]:
@@ -69,3 +72,29 @@ def test_missing_and_unreadable_files_are_reported_and_the_rest_still_scanned(
     assert [line.get("error") for line in lines] == [
         "no such file", "not a readable image or video", "not a readable image", None]
     assert lines[3]["codes"] == ["CP1:STILL-READ"]
+
+
+def test_a_directory_and_a_missing_path_are_named_on_stdout_and_stderr(tmp_path, capsys):
+    image = tmp_path / "pass.png"
+    cv2.imwrite(str(image), Renderer((640, 480)).frame("CP1:AFTER-ERRORS",
+                                                        np.random.default_rng(5)))
+    folder, missing = tmp_path / "photos", tmp_path / "gone.png"
+    folder.mkdir()
+    status = main(["scan", str(folder), str(missing), str(image)])
+    out, err = capsys.readouterr()
+    assert status == 2
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[:2] == [{"file": str(folder), "error": "is a directory"},
+                         {"file": str(missing), "error": "no such file"}]
+    assert lines[2]["file"] == str(image) and lines[2]["codes"] == ["CP1:AFTER-ERRORS"]
+    assert err.splitlines() == [f"checkpoint: scan: {folder}: is a directory",
+                                f"checkpoint: scan: {missing}: no such file"]
+
+
+def test_a_file_name_that_is_not_utf8_still_gives_a_json_line(tmp_path):
+    name = os.fsdecode(bytes(tmp_path) + b"/\xff.png")    # undecodable: a surrogate escape
+    done = subprocess.run([*CHECKPOINT, "scan", name], capture_output=True, timeout=60,
+                          env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"})
+    assert done.returncode == 2, done.stderr
+    assert json.loads(done.stdout) == {"file": name, "error": "no such file"}
+    assert done.stderr.count(b"\n") == 1 and b"Traceback" not in done.stderr

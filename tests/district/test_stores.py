@@ -13,23 +13,9 @@ from district.stores import open_store
 from district.stores.sql import DistrictStoreError
 from models.timefmt import parse_rfc3339
 from tests.support.postgres import district_store_url, pg_server  # noqa: F401 - fixtures
-
-STORE = str(uuid.uuid4())
-
-
-def record(seq: int, **changes) -> dict:
-    base = {"id": f"0190-{seq}", "seq": seq, "ts": f"2026-11-29T03:{seq % 60:02d}:05.123Z",
-            "clock_synced": True, "gate": "east-1", "decision": "deny", "reasons": ["fever"],
-            "pass_format": "CP1", "issuer": "CN-BJ-110105", "kid": "abcd",
-            "subject": f"{seq:032x}", "color": "green", "pass_exp": None, "tested_at": None,
-            "temperature_c": 38.1, "operator": None, "note": None}
-    return {**base, **changes}
-
-
-def batch(*records, store=STORE) -> dict:
-    return {"schema": "checkpoint.batch/1", "device": "dev-1", "store": store,
-            "batch": str(uuid.uuid4()), "sent": "2026-11-29T03:04:06.000Z",
-            "records": list(records)}
+from tests.support.wire import STORE
+from tests.support.wire import wire_batch as batch
+from tests.support.wire import wire_record as record
 
 
 @pytest.fixture
@@ -201,3 +187,108 @@ def test_postgresql_connection_lost_then_made_again(pg_server):  # noqa: F811
         # The device resends the unacknowledged batch; the store has reconnected.
         assert store.commit_batch("dev-1", batch(record(2), record(3))) == ([[2, 3]], [])
         assert store.count() == 3
+
+
+# -- one device id, two stores at once -------------------------------------------------------
+
+A, B, C = (str(uuid.UUID(int=n)) for n in (0xA, 0xB, 0xC))
+
+
+def send(store, device: str, *stores_and_seqs) -> list:
+    """Commit one batch per (store, seq); the accepted ranges of each."""
+    return [store.commit_batch(device, {**batch(record(seq, id=f"{device}-{seq}"), store=s),
+                                        "device": device})[0]
+            for s, seq in stores_and_seqs]
+
+
+def flags(store) -> dict:
+    return {d["device"]: (d["flag"], set(d["flag_stores"])) for d in store.devices()}
+
+
+def test_a_replacement_store_is_not_flagged(store):
+    # A's database was recreated: B starts, and A never sends again.
+    send(store, "dev-1", (A, 1), (A, 2), (B, 3), (B, 4), (B, 5))
+    assert store.devices() == [] and store.conflicts == []
+    assert [(s["store"], s["batches"]) for s in store.stores_of("dev-1")] == [(A, 2), (B, 3)]
+    first, second = store.stores_of("dev-1")
+    assert first["first_seen"] <= first["last_seen"] <= second["first_seen"]
+
+
+@pytest.mark.parametrize("order", [(A, B, A), (B, A, B)], ids=["ABA", "BAB"])
+def test_two_stores_at_once_are_flagged_and_every_record_kept(store, order):
+    assert send(store, "dev-1", *((s, seq) for seq, s in enumerate(order, 1))) == [
+        [[1, 1]], [[2, 2]], [[3, 3]]]
+    assert flags(store) == {"dev-1": ("two_stores", {A, B})}
+    (device,) = store.devices()
+    assert device["online"] is False and device["status"] == {}    # no status yet
+    assert store.conflicts == [("dev-1", [order[0], order[1]])]
+    send(store, "dev-1", (order[1], 4), (order[0], 5), (order[1], 6))
+    assert len(store.conflicts) == 1, "the same conflict again is not news"
+    assert sorted(r["seq"] for r in store.records()) == [1, 2, 3, 4, 5, 6]
+    assert sum(s["batches"] for s in store.stores_of("dev-1")) == 6
+
+
+def test_a_third_store_interleaving_is_a_new_conflict(store):
+    send(store, "dev-1", (A, 1), (B, 2), (C, 3), (A, 4))
+    assert store.conflicts == [("dev-1", [A, B, C])]    # A is live across B and C
+    send(store, "dev-2", (A, 1), (B, 2), (C, 3), (B, 4))
+    assert store.conflicts[1] == ("dev-2", [B, C])      # A was replaced by B before
+    assert flags(store) == {"dev-1": ("two_stores", {A, B, C}),
+                            "dev-2": ("two_stores", {B, C})}
+
+
+def test_the_flag_survives_status_updates_and_only_that_device_is_flagged(store):
+    store.record_status("dev-1", {"device": "dev-1", "online": True, "backlog": 3})
+    send(store, "dev-1", (A, 1), (B, 2), (A, 3))
+    send(store, "dev-2", (B, 1), (C, 2))
+    store.record_status("dev-1", {"device": "dev-1", "online": False})
+    store.record_status("dev-2", {"device": "dev-2", "online": True})
+    devices = {d["device"]: d for d in store.devices()}
+    assert devices["dev-1"]["flag"] == "two_stores"
+    assert set(devices["dev-1"]["flag_stores"]) == {A, B}
+    assert devices["dev-1"]["status"] == {"device": "dev-1", "online": False}
+    assert devices["dev-2"]["flag"] is None and devices["dev-2"]["flag_stores"] == []
+
+
+def test_a_cleared_flag_stays_clear_until_the_stores_interleave_again(store_url):
+    with open_store(store_url) as store:
+        send(store, "dev-1", (A, 1), (B, 2), (A, 3))
+        store.clear_flag("dev-1")
+        assert flags(store) == {"dev-1": (None, set())}
+        send(store, "dev-1", (A, 4), (A, 5))   # the operator took B's device away
+    with open_store(store_url) as store:
+        assert flags(store) == {"dev-1": (None, set())} and store.conflicts == []
+        send(store, "dev-1", (B, 6))
+        assert store.conflicts == [("dev-1", [B, A])]
+        assert flags(store) == {"dev-1": ("two_stores", {A, B})}
+
+
+def _old_registry(url: str) -> None:
+    """The devices table as district stores made it before device_stores and flags."""
+    old = ("CREATE TABLE devices (device TEXT PRIMARY KEY, online BOOLEAN NOT NULL, "
+           "status TEXT NOT NULL, last_seen TEXT NOT NULL)")
+    row = "INSERT INTO devices VALUES ('dev-1', true, '{\"online\": true}', 'then')"
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        db = sqlite3.connect(url.removeprefix("sqlite:///"))
+        with db:
+            db.execute(old)
+            db.execute(row)
+        db.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(old)
+            db.execute(row)
+
+
+def test_a_registry_from_before_flags_is_upgraded(store_url):
+    _old_registry(store_url)
+    with open_store(store_url) as store:
+        assert [(d["device"], d["online"], d["flag"]) for d in store.devices()] == [
+            ("dev-1", True, None)]
+        send(store, "dev-1", (A, 1), (B, 2), (A, 3))
+        assert flags(store) == {"dev-1": ("two_stores", {A, B})}
+        assert store.devices()[0]["status"] == {"online": True}

@@ -11,23 +11,8 @@ import pytest
 from district.stores.sql import seq_ranges
 from district.stores.sqlite import DistrictStore
 from district.validate import BatchError, check_envelope, decode_payload, record_problem
-
-STORE = str(uuid.uuid4())
-
-
-def record(seq: int, **changes) -> dict:
-    base = {"id": f"0190-{seq}", "seq": seq, "ts": "2026-11-29T03:04:05.123Z",
-            "clock_synced": True, "gate": "east-1", "decision": "deny", "reasons": ["fever"],
-            "pass_format": "CP1", "issuer": "CN-BJ-110105", "kid": "abcd", "subject": "ab" * 16,
-            "color": "green", "pass_exp": None, "tested_at": None, "temperature_c": 38.1,
-            "operator": None, "note": None}
-    return {**base, **changes}
-
-
-def batch(*records, store=STORE) -> dict:
-    return {"schema": "checkpoint.batch/1", "device": "dev-1", "store": store,
-            "batch": str(uuid.uuid4()), "sent": "2026-11-29T03:04:06.000Z",
-            "records": list(records)}
+from tests.support.wire import wire_batch as batch
+from tests.support.wire import wire_record as record
 
 
 @pytest.mark.parametrize(("changes", "reason"), [

@@ -31,7 +31,7 @@ def test_folder_of_images_plays_in_name_order_and_ends(tmp_path, decoder):
     assert decoded[-1] == "CP1:THIRD"
     assert decoded == sorted(decoded, key=texts.index)   # name order, whatever was dropped
     assert len(frames) + camera.dropped == 3
-    assert camera.finished
+    assert camera.ended
 
 
 def test_folder_loops_when_asked(tmp_path):

@@ -14,6 +14,7 @@ from edge.config import load_config
 from models.bundle import sign_bundle
 from models.keys import load_private_key
 from models.timefmt import rfc3339
+from tests.support.configs import with_mqtt
 from tests.support.waiting import wait_for
 
 
@@ -29,7 +30,7 @@ def test_pushed_policy_is_applied_and_persisted(demo_dir, tmp_path, broker, capl
     own = tmp_path / "device"
     shutil.copytree(demo_dir, own)
     config = load_config(own / "checkpoint.toml").simulated().with_db(tmp_path / "cp.db")
-    config = config.with_mqtt(broker.url)
+    config = with_mqtt(config, broker.url)
     topic = f"cp/v1/{config.device.id}/config"
     publish_retained(broker.url, None, topic, policy_bundle(own, 5, ["green", "yellow"]))
     with Agent(config) as agent:

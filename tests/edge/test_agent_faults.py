@@ -23,6 +23,7 @@ from edge.config import Config, Section, load_config
 from edge.store import Store
 from models.verify import verify_pass
 from tests.support.broker import raw_client
+from tests.support.configs import with_mqtt
 from tests.support.waiting import wait_for
 
 SCENARIO = """
@@ -59,7 +60,7 @@ def faulty_config(demo_dir, tmp_path, broker, sensor_link) -> Config:
             "thermal": f"serial://{sensor_link}?protocol=gy-mcu90614"}
     sections = {name: Section({**getattr(config, name).values, "url": url})
                 for name, url in urls.items()}
-    return replace(config, **sections).with_mqtt(broker.url)
+    return with_mqtt(replace(config, **sections), broker.url)
 
 
 def held_ids(district: DistrictStore) -> list[str]:

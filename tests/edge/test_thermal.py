@@ -30,7 +30,7 @@ def test_steady_readings_give_the_estimate():
     clock = FakeClock()
     monitor = ThermalMonitor(IdleSensor(), clock=clock)
     feed(monitor, clock, 36.5, 2.0)
-    result = monitor.measurement()
+    result = monitor.wait_measurement(0)
     assert (result.state, result.temperature_c) == ("ok", 36.5)
 
 
@@ -38,7 +38,7 @@ def test_offset_from_config_applies():
     clock = FakeClock()
     monitor = ThermalMonitor(IdleSensor(), clock=clock, offset_c=0.7)
     feed(monitor, clock, 35.8, 2.0)
-    assert monitor.measurement().temperature_c == 36.5
+    assert monitor.wait_measurement(0).temperature_c == 36.5
 
 
 def test_the_policy_threshold_decides_the_re_measure():
@@ -46,8 +46,8 @@ def test_the_policy_threshold_decides_the_re_measure():
     monitor = ThermalMonitor(IdleSensor(), clock=clock)
     feed(monitor, clock, 24.0, 1.2)
     feed(monitor, clock, 37.1, 1.1)
-    assert monitor.measurement(Policy(fever_threshold_c=37.3)).state == "retry"
-    assert monitor.measurement(Policy(fever_threshold_c=38.0)).state == "ok"
+    assert monitor.wait_measurement(0, Policy(fever_threshold_c=37.3)).state == "retry"
+    assert monitor.wait_measurement(0, Policy(fever_threshold_c=38.0)).state == "ok"
 
 
 def test_silence_is_a_sensor_fault_and_the_wait_is_bounded():

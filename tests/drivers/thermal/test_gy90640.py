@@ -85,7 +85,8 @@ def test_checksum_that_holds_but_values_impossible_is_refused():
 def test_face_estimate_is_the_hottest_pixels_of_the_largest_skin_blob():
     (frame,) = Framer().feed(GOOD)
     face = face_estimate(frame)
-    assert face.object_c == pytest.approx(36.6, abs=0.01) and face.near_enough
+    assert face.object_c == pytest.approx(36.6, abs=0.01)
+    assert face.face_pixels >= gy90640.MIN_FACE_PIXELS
     reading = to_reading(frame, 1.0)
     assert (reading.protocol, reading.ambient_c) == ("gy-mcu90640", 25.0)
     assert reading.max_c == pytest.approx(36.6, abs=0.01)
@@ -95,7 +96,7 @@ def test_a_person_too_far_gives_the_scene_not_a_face():
     far = encode_frame(scene_pixels(36.6, 0.1, random.Random(3)), 25.0)
     (frame,) = Framer().feed(far)
     face = face_estimate(frame)
-    assert not face.near_enough and face.object_c < 25.0 and face.max_c > 36.0
+    assert face.face_pixels < gy90640.MIN_FACE_PIXELS and face.object_c < 25.0 and face.max_c > 36.0
 
 
 def test_a_hot_cup_is_not_the_face_when_a_bigger_face_is_there():
