@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -32,3 +33,23 @@ def config_usage_error(exc) -> UsageError:
     for error in exc.errors:
         print(f"config {exc.path}: {error}", file=sys.stderr)
     return UsageError(f"config {exc.path}: {len(exc.errors)} errors")
+
+
+def read_bytes(path: Path, what: str) -> bytes:
+    """A file's bytes; UsageError naming it when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
+
+
+def parse_time(text: str | float | int, what: str) -> float:
+    """Epoch seconds from RFC 3339 text (or a number given as is); UsageError if bad."""
+    from models.timefmt import parse_rfc3339
+
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text)
+    try:
+        return parse_rfc3339(str(text))
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}") from None

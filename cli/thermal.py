@@ -101,7 +101,7 @@ def serve_simulator(args) -> int:
     """Serve until Ctrl-C or SIGTERM. stdout: one JSON line with the port when serving, one
     `{"stopped": true, "port", "stats"}` when stopped; the hint for a person is on stderr."""
     from drivers.base import DriverError
-    from drivers.sim.thermal import simulator_from_options
+    from drivers.sim.thermal_sensor import simulator_from_options
 
     options = {"protocol": args.protocol, "profile": args.profile,
                "faults": args.faults or "", "fault_every": str(args.fault_every)}

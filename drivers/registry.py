@@ -19,11 +19,11 @@ from pathlib import Path
 from drivers.base import Camera, Gate, ThermalSensor
 from drivers.urls import DriverUrl, parse_url, url_problems
 
-_OPENCV, _SERIAL = "drivers.camera_opencv", "drivers.thermal.serial_sensor"
+_OPENCV, _SERIAL = "drivers.camera_opencv", "drivers.thermal.serial_url"
 MODULES: dict[str, dict[str, str]] = {
     "camera": {"v4l2": _OPENCV, "file": _OPENCV, "sim": "drivers.sim.camera"},
     "thermal": {"serial": _SERIAL, "socket": _SERIAL, "rfc2217": _SERIAL, "spy": _SERIAL,
-                "sim": "drivers.sim.thermal"},
+                "sim": "drivers.sim.thermal_sensor"},
     "gate": {"gpio": "drivers.gate", "sim": "drivers.sim.gate"},
 }
 

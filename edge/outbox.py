@@ -15,7 +15,7 @@ import uuid
 import zlib
 from dataclasses import dataclass
 
-from edge.store import Store
+from edge.store import Store, StoreError
 from models.wire import CONTENT_JSON, CONTENT_ZLIB, SCHEMA_ACK, SCHEMA_BATCH
 from runtime import logs
 
@@ -114,3 +114,27 @@ class Outbox:
         skipped = set(batch.seqs) - settled
         if skipped:     # the district left some out: they go again in a later batch
             self._cursor = min(self._cursor, min(skipped) - 1)
+
+
+class Retention:
+    """Deletes acknowledged records older than `days` (None: never), every `every_s`.
+
+    Unacknowledged records are never deleted (edge/store.py); a pass that fails, a full
+    disk say, is logged and tried again at the next turn.
+    """
+
+    def __init__(self, days: int | None, every_s: float, clock) -> None:
+        self.days, self.every_s, self.clock = days, every_s, clock
+        self._due = 0.0
+
+    def run_if_due(self, store: Store) -> None:
+        if self.days is None or self.clock.monotonic() < self._due:
+            return
+        self._due = self.clock.monotonic() + self.every_s
+        try:
+            deleted = store.prune(self.days, self.clock.now())
+        except StoreError as exc:
+            logs.event("prune_failed", logging.WARNING, error=str(exc))
+            return
+        if deleted:
+            logs.event("records_pruned", count=deleted, retention_days=self.days)

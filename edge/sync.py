@@ -27,8 +27,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from edge import status
-from edge.outbox import Batch, Outbox
-from edge.store import Store, StoreError
+from edge.outbox import Batch, Outbox, Retention
+from edge.store import Store
 from models.timefmt import rfc3339
 from models.wire import QOS, ROOT, Topics
 from runtime import logs
@@ -70,7 +70,8 @@ class Sync:
         self.tls = tls
         self.timing = timing or Timing()
         self.health = health        # camera / thermal / gate / bundle versions, alarm
-        self.retention_days = retention_days    # None keeps every acknowledged record
+        # Retention runs here so the controller never spends a scan's time on it.
+        self.retention = Retention(retention_days, self.timing.prune_every_s, clock)
         self.boot_id = str(uuid.uuid4())
         self.inbox_dropped = 0      # acks or PUBACKs that found the inbox full
         self.worker = Worker("sync", self._round)
@@ -80,7 +81,6 @@ class Sync:
         self._mids: dict[int, str] = {}     # MQTT message id -> batch id, until PUBACK
         self._outbox: Outbox | None = None  # made by the worker, in its own thread
         self._status_due = 0.0
-        self._prune_due = 0.0
         self._said: tuple | None = None     # the watched health fields last published
         self._started = clock.monotonic()
         self._unreachable_said = False
@@ -210,7 +210,7 @@ class Sync:
 
     def _step(self, outbox: Outbox) -> None:
         self._handle_inbox(outbox)
-        self._prune(outbox.store)
+        self.retention.run_if_due(outbox.store)
         if not self.connected:
             return
         if self.clock.monotonic() >= self._status_due or self._news():
@@ -224,19 +224,6 @@ class Sync:
             if batch is None:
                 break
             self._publish(batch)
-
-    def _prune(self, store: Store) -> None:
-        """Retention, run here so the controller never spends a scan's time on it."""
-        if self.retention_days is None or self.clock.monotonic() < self._prune_due:
-            return
-        self._prune_due = self.clock.monotonic() + self.timing.prune_every_s
-        try:
-            deleted = store.prune(self.retention_days, self.clock.now())
-        except StoreError as exc:   # a full disk, say: delivery goes on, retry next time
-            logs.event("prune_failed", logging.WARNING, error=str(exc))
-            return
-        if deleted:
-            logs.event("records_pruned", count=deleted, retention_days=self.retention_days)
 
     def _health(self) -> dict:
         return self.health() if self.health else {}

@@ -37,6 +37,20 @@ class ResyncFramer:
         self.discarded += count
         return True
 
+    def _to_sync(self, sync: bytes, need: int) -> bool | None:
+        """Bring the next `sync` bytes (a two-byte header such as 5A 5A) to the head of the
+        buffer: True after dropping bytes (look again), None to wait for more bytes,
+        False once the buffer starts with `sync` and holds at least `need` bytes. A last
+        byte that may begin `sync` is kept."""
+        buf = self._buf
+        start = buf.find(sync)
+        if start < 0:
+            keep = 1 if buf[-1:] == sync[:1] else 0
+            return self._drop(len(buf) - keep) if len(buf) > keep else None
+        if start:
+            return self._drop(start)
+        return None if len(buf) < need else False
+
     def _next(self) -> Any:
         raise NotImplementedError
 

@@ -106,15 +106,10 @@ class Framer(ResyncFramer):
 
     def _next(self) -> GyFrame | bool | None:
         """A frame, True after dropping bytes (look again), or None (wait for more)."""
+        synced = self._to_sync(HEADER, 4)
+        if synced is not False:
+            return synced
         buf = self._buf
-        start = buf.find(HEADER)
-        if start < 0:
-            keep = 1 if buf[-1:] == HEADER[:1] else 0
-            return self._drop(len(buf) - keep) if len(buf) > keep else None
-        if start:
-            return self._drop(start)
-        if len(buf) < 4:
-            return None
         kind, data_len = buf[2], buf[3]
         if not _length_plausible(kind, data_len):
             return self._drop(1)

@@ -112,15 +112,10 @@ class Framer(ResyncFramer):
 
     def _next(self):
         """A frame or reply, True after dropping bytes (look again), or None (wait)."""
+        synced = self._to_sync(HEADER[:2], 4)
+        if synced is not False:
+            return synced
         buf = self._buf
-        start = buf.find(HEADER[:2])
-        if start < 0:
-            keep = 1 if buf[-1:] == HEADER[:1] else 0
-            return self._drop(len(buf) - keep) if len(buf) > keep else None
-        if start:
-            return self._drop(start)
-        if len(buf) < 4:
-            return None
         if buf[:4] == HEADER:
             return self._frame()
         if sum8(buf[:3]) == buf[3] and 1 <= buf[2] <= 100:

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.thermal.ascii_bridge import MAX_LINE, Framer, LineReading, encode_line, parse_line
+from tests.support.framing import assert_chunking_does_not_matter, feed_in_chunks
 
 
 @pytest.mark.parametrize("line, expected", [
@@ -47,12 +48,6 @@ def test_a_line_longer_than_any_reading_is_dropped_whole():
     assert framer.rejected_lines == 1
 
 
-def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    edges = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
-
-
 pieces = st.one_of(st.binary(max_size=12), st.sampled_from(
     [encode_line(36.62), encode_line(37.1, 22.5), b"\r\n", b"\n", b"T=", b"x" * 90]))
 
@@ -60,13 +55,7 @@ pieces = st.one_of(st.binary(max_size=12), st.sampled_from(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(pieces, max_size=30), st.lists(st.integers(0, 10_000), max_size=40))
 def test_output_does_not_depend_on_chunking(parts, cuts):
-    stream = b"".join(parts)
-    whole = Framer()
-    expected = whole.feed(stream)
-    chunked = Framer()
-    got = [frame for chunk in _chunks(stream, cuts) for frame in chunked.feed(chunk)]
-    assert got == expected
-    assert chunked.stats() == whole.stats()
+    assert_chunking_does_not_matter(Framer, b"".join(parts), cuts)
 
 
 # Real lines spliced into noise must come out exactly, in order, and nothing else.
@@ -113,7 +102,7 @@ def test_real_lines_spliced_into_noise_come_out_exactly(segments, tail, partial,
     stream = (b"".join(n + line for n, line in zip(noise, real, strict=True))
               + b"".join(text + end for text, end in tail) + partial)
     framer = Framer()
-    got = [reading for chunk in _chunks(stream, cuts) for reading in framer.feed(chunk)]
+    got = feed_in_chunks(framer, stream, cuts)
     assert got == expected
     assert framer.frames == len(expected)
     noise_line_count = sum(len(lines) for lines, _ in segments) + len(tail)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from drivers.thermal import gy90614
 from drivers.thermal.gy90614 import CommandParser, Framer, encode_frame
+from tests.support.framing import assert_chunking_does_not_matter, feed_in_chunks
 
 VENDOR_FRAME = bytes.fromhex("5A5A45040C780D19A7")
 GOOD = encode_frame(36.62, 24.5)
@@ -103,12 +104,6 @@ def test_command_parser_skips_noise():
     assert CommandParser().feed(stream) == [gy90614.CMD_CONTINUOUS, gy90614.CMD_QUERY]
 
 
-def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    edges = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
-
-
 pieces = st.one_of(st.binary(max_size=12), st.sampled_from([
     GOOD, encode_frame(34.18, 23.0), VENDOR_FRAME, b"\x5a\x5a", b"\x5a", b"\x5a\x5a\x45\x04"]),
     st.builds(lambda t: encode_frame(t / 100, 25.0), st.integers(-4000, 12000)))
@@ -117,13 +112,7 @@ pieces = st.one_of(st.binary(max_size=12), st.sampled_from([
 @settings(max_examples=300, deadline=None)
 @given(st.lists(pieces, max_size=30), st.lists(st.integers(0, 10_000), max_size=40))
 def test_output_does_not_depend_on_chunking(parts, cuts):
-    stream = b"".join(parts)
-    whole = Framer()
-    expected = whole.feed(stream)
-    chunked = Framer()
-    got = [frame for chunk in _chunks(stream, cuts) for frame in chunked.feed(chunk)]
-    assert got == expected
-    assert chunked.stats() == whole.stats()
+    assert_chunking_does_not_matter(Framer, b"".join(parts), cuts)
 
 
 # Real frames spliced into noise must come out exactly, in order, and nothing else.
@@ -176,7 +165,7 @@ def test_real_frames_spliced_into_noise_come_out_exactly(segments, tail, cuts):
     frames = [encode_frame(o, a) for o, a in expected]
     stream = b"".join(n + f for (n, _), f in zip(segments, frames, strict=True)) + tail
     framer = Framer()
-    got = [frame for chunk in _chunks(stream, cuts) for frame in framer.feed(chunk)]
+    got = feed_in_chunks(framer, stream, cuts)
     assert [frame.temperatures() for frame in got] == expected
     assert framer.frames == len(expected)
     assert framer.checksum_failures == framer.implausible == 0

@@ -13,6 +13,7 @@ from drivers.sim.thermal_speakers import scene_pixels
 from drivers.thermal import gy90640
 from drivers.thermal.face import face_estimate, to_reading
 from drivers.thermal.gy90640 import ArrayFrame, EmissivityReply, Framer, encode_frame
+from tests.support.framing import assert_chunking_does_not_matter, feed_in_chunks
 
 
 def flat(value: float) -> list[float]:
@@ -107,12 +108,6 @@ def test_a_hot_cup_is_not_the_face_when_a_bigger_face_is_there():
     assert face_estimate(frame).object_c == pytest.approx(36.4, abs=0.01)
 
 
-def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    edges = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
-
-
 pieces = st.one_of(
     st.binary(max_size=16),
     st.sampled_from([GOOD, OTHER, GOOD[:800], gy90640.HEADER, b"\x5a", b"\x5a\x5a",
@@ -122,13 +117,7 @@ pieces = st.one_of(
 @settings(max_examples=150, deadline=None)
 @given(st.lists(pieces, max_size=8), st.lists(st.integers(0, 20_000), max_size=30))
 def test_output_does_not_depend_on_chunking(parts, cuts):
-    stream = b"".join(parts)
-    whole = Framer()
-    expected = whole.feed(stream)
-    chunked = Framer()
-    got = [frame for chunk in _chunks(stream, cuts) for frame in chunked.feed(chunk)]
-    assert got == expected
-    assert chunked.stats() == whole.stats()
+    assert_chunking_does_not_matter(Framer, b"".join(parts), cuts)
 
 
 # Real frames and emissivity replies spliced into noise must come out exactly, in order.
@@ -200,7 +189,7 @@ def test_real_frames_spliced_into_noise_come_out_exactly(segments, tail, cuts):
     stream = b"".join(n + raw for n, (raw, _) in segments) + tail
     expected = [item for _, (_, item) in segments]
     framer = Framer()
-    got = [found for chunk in _chunks(stream, cuts) for found in framer.feed(chunk)]
+    got = feed_in_chunks(framer, stream, cuts)
     assert got == expected
     assert framer.frames == sum(isinstance(item, ArrayFrame) for item in expected)
     assert framer.replies == sum(isinstance(item, EmissivityReply) for item in expected)
