@@ -8,7 +8,7 @@ CONFIG ?= config/checkpoint.toml
 
 install: $(BIN)/checkpoint config/demo/trustlist.json
 
-$(BIN)/checkpoint: pyproject.toml
+$(BIN)/checkpoint: pyproject.toml requirements.lock
 	scripts/install.sh "$(PYTHON)" "$(VENV)"
 	@touch $@
 

@@ -23,7 +23,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-command -v "$python" >/dev/null || { echo "need $python (Python 3.11)" >&2; exit 1; }
+command -v "$python" >/dev/null || { echo "need $python (Python 3.11 to 3.13)" >&2; exit 1; }
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/pip" install --quiet --upgrade pip
+# What a device runs, exactly as locked and hash-checked; then the project (and, for a
+# development machine, its test tools) on top of it.
+"$venv/bin/pip" install --quiet --require-hashes -r requirements.lock
 "$venv/bin/pip" install --quiet -e '.[dev]'
