@@ -88,3 +88,20 @@ def test_pushed_policy_takes_effect_and_rollback_is_refused(demo_dir, tmp_path):
     assert controller.trust.policy.allow_colors == ("green", "yellow")
     on_disk = json.loads((own / "demo" / "policy.json").read_text())
     assert json.loads(base64.b64decode(on_disk["payload"]))["version"] == 2   # persisted
+
+
+def test_a_full_queue_drops_what_arrives_and_counts_it(demo_dir, tmp_path, caplog):
+    from edge.controller import QUEUE_LEN, BundleUpdate
+
+    clock = demo_clock()
+    controller, store, _ = make_controller(demo_dir, tmp_path / "cp.db", clock)
+    accepted = [controller.submit(Scan(f"CP1:{n}", 0.0, 1.0)) for n in range(QUEUE_LEN + 3)]
+    assert accepted.count(True) == QUEUE_LEN and accepted[-3:] == [False] * 3
+    assert controller.submit(BundleUpdate(b"{}")) is False
+    assert controller.counters()["scans_dropped"] == 3
+    assert controller.counters()["bundles_dropped"] == 1
+    lines = [r.getMessage() for r in caplog.records if "controller_queue_full" in r.getMessage()]
+    assert len(lines) == 4 and f"CP1:{QUEUE_LEN}" not in " ".join(lines)   # never the text
+    controller.start()
+    controller.stop()               # drains what was queued before it stops
+    assert store.count() == QUEUE_LEN
