@@ -52,23 +52,25 @@ def test_empty_tls_files_are_refused_by_both_without_a_traceback(demo_dir, tmp_p
         assert "not a PEM certificate and its private key" in done.stderr
 
 
-def test_unknown_driver_url_options_are_refused_by_the_check(demo_dir, tmp_path):
+def with_camera(demo_dir, tmp_path, url: str):
+    """The demo config in a folder of its own, with this camera URL."""
     own = tmp_path / "device"
     shutil.copytree(demo_dir, own)
     config = own / "checkpoint.toml"
     config.write_text(config.read_text().replace('url = "sim://demo-scenario.toml"',
-                                                 'url = "sim://?colour=red"'))
+                                                 f'url = "{url}"'))
+    return config
+
+
+def test_unknown_driver_url_options_are_refused_by_the_check(demo_dir, tmp_path):
+    config = with_camera(demo_dir, tmp_path, "sim://?colour=red")
     done = checkpoint("config", "check", "--config", str(config))
     assert done.returncode == 2
     assert "unknown option(s) colour; allowed: fps, fail_every" in done.stderr
 
 
 def test_a_config_that_passes_is_ok_and_warns_of_absent_devices(demo_dir, tmp_path):
-    own = tmp_path / "device"
-    shutil.copytree(demo_dir, own)
-    config = own / "checkpoint.toml"
-    config.write_text(config.read_text().replace('url = "sim://demo-scenario.toml"',
-                                                 'url = "v4l2:///dev/no-such-video"'))
+    config = with_camera(demo_dir, tmp_path, "v4l2:///dev/no-such-video")
     done = checkpoint("config", "check", "--config", str(config))
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"config {config}: ok\n"
