@@ -22,10 +22,10 @@ def rotate_trustlist(payload: dict, new_public_key, *, iss: str, now: float,
                      overlap_s: float) -> tuple[dict, list[str]]:
     """The next trust list payload, and the kids (base64) of the keys it retires."""
     keys = payload.get("keys")
-    if not isinstance(keys, list):
-        raise RotationError("trust list payload has no `keys` list")
+    if not isinstance(keys, list) or not all(isinstance(entry, dict) for entry in keys):
+        raise RotationError("trust list payload has no `keys` list of objects")
     kid = kid_b64(kid_of(new_public_key))
-    if any(isinstance(entry, dict) and entry.get("kid") == kid for entry in keys):
+    if any(entry.get("kid") == kid for entry in keys):
         raise RotationError(f"key {kid} is already in the trust list")
     retire_at = now + overlap_s
     rotated = copy.deepcopy(payload)
@@ -42,6 +42,8 @@ def rotate_trustlist(payload: dict, new_public_key, *, iss: str, now: float,
 
 
 def _ends_after(not_after, moment: float) -> bool:
+    if not_after is not None and not isinstance(not_after, str):
+        raise RotationError(f"trust list key not_after {not_after!r} is not a time")
     return not_after is None or parse_rfc3339(not_after) > moment
 
 

@@ -70,3 +70,14 @@ def test_rotate_refuses_a_bad_payload_and_writes_no_key(district, capsys):
                  "--out", str(folder / "new")]) == 2
     assert "no `keys` list" in capsys.readouterr().err
     assert not (folder / "new").exists()
+
+
+@pytest.mark.parametrize("keys", [[1], ["kid"], [{"iss": "CN-BJ-110105", "not_after": 5}]])
+def test_a_badly_shaped_trust_list_is_refused_by_name(keys):
+    from models.keys import new_private_key
+    from models.rotation import RotationError, rotate_trustlist
+
+    payload = {"version": 3, "keys": keys}
+    with pytest.raises(RotationError, match="trust list"):
+        rotate_trustlist(payload, new_private_key().public_key(), iss="CN-BJ-110105",
+                         now=1_790_000_000, overlap_s=3600)
