@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -145,14 +146,18 @@ class Agent:
         """What the status message reports beyond the outbox: the drivers, the threads,
         the counters, the alarm and the bundles in force."""
         trust = self.controller.trust if self.controller else None
-        parts = self._parts
-        alarm = "worker_died" if self.failed else (self.store.alarm if self.store else None)
-        return {"camera": _health(parts.get("camera")), "thermal": _health(parts.get("sensor")),
-                "gate": _health(parts.get("gate")), "reader": None, "alarm": alarm,
+        return {**self._states(),
                 "trustlist_version": trust and trust.trustlist_version,
                 "revocations_version": trust and trust.revocations_version,
                 "policy_version": trust and trust.policy_version,
                 "workers": self.supervisor.states(), "counters": self._counters()}
+
+    def _states(self) -> dict:
+        """The parts of the health whose change is news (edge/status.py WATCHED)."""
+        parts = self._parts
+        alarm = "worker_died" if self.failed else (self.store.alarm if self.store else None)
+        return {"camera": _health(parts.get("camera")), "thermal": _health(parts.get("sensor")),
+                "gate": _health(parts.get("gate")), "reader": None, "alarm": alarm}
 
     def _counters(self) -> dict:
         counters: dict = {"worker_errors": self.supervisor.errors()}
@@ -168,11 +173,10 @@ class Agent:
     def run(self, stop: threading.Event, duration: float | None = None) -> None:
         """Serve until `stop` is set or `duration` seconds have passed; AgentFailed as soon
         as a supervised thread has died."""
-        deadline = None if duration is None else time.monotonic() + duration
-        said = status.watched(self.health())
-        while not stop.wait(TICK_S if deadline is None
-                            else max(0.0, min(TICK_S, deadline - time.monotonic()))):
-            if deadline is not None and time.monotonic() >= deadline:
+        deadline = math.inf if duration is None else time.monotonic() + duration
+        said = status.watched(self._states())
+        while not stop.wait(min(TICK_S, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
                 return
             dead = self.supervisor.dead()
             if dead:
@@ -180,7 +184,7 @@ class Agent:
                 logs.event("agent_failed", logging.CRITICAL, dead=dead,
                            note="stopping so that the service manager starts it afresh")
                 raise AgentFailed(f"{', '.join(dead)} died")
-            now = status.watched(self.health())
+            now = status.watched(self._states())
             if now != said:
                 said = now
                 self.sync.notify()

@@ -25,7 +25,6 @@ SCHEMA_STATUS = "checkpoint.status/1"
 CONTENT_JSON = "application/json"
 CONTENT_ZLIB = "application/json+zlib"    # a batch may be zlib-compressed JSON
 DISTRICT_KINDS = ("trustlist", "revocations")   # bundles for every device
-DEVICE_KINDS = ("policy", "roster")             # bundles for one device, on its config topic
 RECEIVER_GROUP = "district"     # shared subscription group of the district's receivers
 
 _LEVEL = r"[A-Za-z0-9_.-]+"

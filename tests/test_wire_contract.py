@@ -9,7 +9,7 @@ import pytest
 from district.validate import check_envelope, decode_payload, field_problem, record_problem
 from edge.outbox import Outbox
 from edge.scanner import Scan
-from models.records import FIELD_TYPES, FIELDS, OPTIONAL_FIELDS
+from models.records import FIELDS
 from models.wire import CONTENT_JSON, CONTENT_ZLIB
 from tests.support.controller import demo_clock, green_pass, make_controller
 
@@ -50,8 +50,3 @@ def test_every_record_passes_the_receivers_rules_field_by_field(batches):
         for name, value in record.items():
             assert field_problem(name, value) is None, (name, value)
         assert record_problem(record) is None
-
-
-def test_the_device_sends_every_field_but_the_optional_ones():
-    assert set(FIELDS) | set(OPTIONAL_FIELDS) == set(FIELD_TYPES)
-    assert not set(FIELDS) & set(OPTIONAL_FIELDS)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.broker import raw_client
+from tests.support.loglines import LINE
 from tests.support.paths import CHECKPOINT, REPO
 from tests.support.waiting import wait_for
 
@@ -63,6 +64,7 @@ def test_a_killed_thread_ends_the_agent_with_online_false_retained(demo_dir, tmp
     (message,) = done.stderr.splitlines()
     assert message.startswith("checkpoint: run: ") and "died" in message
     assert "event=worker_died" in done.stdout and "event=agent_failed" in done.stdout
+    assert all(LINE.match(line) for line in done.stdout.splitlines())   # agent and drivers
     status = retained_status(broker)
     assert status["online"] is False and status["alarm"] == "worker_died"
     dead = [name for name, state in status["workers"].items() if state.startswith("dead")]

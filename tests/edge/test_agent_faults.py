@@ -129,5 +129,10 @@ def test_decisions_go_on_through_every_fault(demo_dir, tmp_path, broker):
     assert last["counters"]["camera_read_failures"] >= 2
     assert last["counters"]["gate_failures"] >= 1 and last["counters"]["scans_failed"] >= 1
     assert last["counters"]["sensor_reopens"] >= 1
+    counters = last["counters"]
+    assert counters["frames_decoded"] > 0 and counters["decode_ms"] > 0
+    assert counters["sensor_frames"] > 0 and isinstance(counters["sensor_frames_rejected"], int)
+    assert counters["frames_captured"] >= counters["frames_decoded"] > 0
+    assert "frames_dropped" in counters
     assert not [name for name, state in last["workers"].items() if state.startswith("dead")]
     district.close()

@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +49,17 @@ def district_rows(path) -> list[dict]:
         return []
     with DistrictStore(path) as storage:
         return list(storage.records())
+
+
+def assert_delivered(device: Store, db: Path, total: int, faults: str,
+                     redelivered: int | None = None) -> None:
+    """The district holds exactly the device's `total` records; the figures, printed."""
+    rows = district_rows(db)
+    assert device.count() == total
+    assert_exactly_once(device, rows)
+    extra = "" if redelivered is None else f" redelivered={redelivered}"
+    print(f"{faults} device={total} district={len(rows)} lost={total - len(rows)} "
+          f"duplicated={len(rows) - len({r['id'] for r in rows})}{extra}")
 
 
 def assert_exactly_once(device_store: Store, rows: list[dict]) -> None:
@@ -165,12 +177,8 @@ def test_broker_killed_and_restarted_mid_stream(tmp_path, broker, device):
         receiver.stop()
         storage.close()
         producer_store.close()
-    rows = district_rows(tmp_path / "district.db")
-    assert device.count() == total
-    assert_exactly_once(device, rows)
-    print(f"broker SIGKILLs={broker.kills} device={total} district={len(rows)} "
-          f"lost={total - len(rows)} duplicated={len(rows) - len({r['id'] for r in rows})} "
-          f"redelivered={storage.duplicates}")
+    assert_delivered(device, tmp_path / "district.db", total,
+                     f"broker SIGKILLs={broker.kills}", storage.duplicates)
 
 
 def _produce(store: Store, sync: Sync, total: int) -> None:
@@ -299,12 +307,8 @@ def test_device_killed_at_random_moments_and_restarted(tmp_path, broker):
             process.kill()
             receiver.stop()
             storage.close()
-        rows = district_rows(tmp_path / "district.db")
-        assert device.count() == total
-        assert_exactly_once(device, rows)
-    print(f"device SIGKILLs={len(moments)} device={total} district={len(rows)} "
-          f"lost={total - len(rows)} duplicated={len(rows) - len({r['id'] for r in rows})} "
-          f"redelivered={storage.duplicates}")
+        assert_delivered(device, tmp_path / "district.db", total,
+                         f"device SIGKILLs={len(moments)}", storage.duplicates)
 
 
 def test_status_retained_on_connect_and_repeated(tmp_path, broker, device):
@@ -417,8 +421,4 @@ def test_receivers_killed_at_random_moments_and_restarted(tmp_path, broker, devi
             worker.kill()
             worker.wait(timeout=5)
         producer_store.close()
-    rows = district_rows(tmp_path / "district.db")
-    assert device.count() == total
-    assert_exactly_once(device, rows)
-    print(f"receiver SIGKILLs={kills} device={total} district={len(rows)} "
-          f"lost={total - len(rows)} duplicated={len(rows) - len({r['id'] for r in rows})}")
+    assert_delivered(device, tmp_path / "district.db", total, f"receiver SIGKILLs={kills}")
