@@ -1,8 +1,8 @@
 """The agent: builds the drivers and workers a config describes, runs them, stops them.
 
-Start order is trust, store, gate, thermal, sync, controller, camera, scanner; stop is the
-reverse, so no worker outlives what it feeds, and the controller drains its queue before
-the store closes. One stop event ends everything.
+Start order is trust, store, gate, thermal, bundles, sync, controller, camera, scanner;
+stop is the reverse, so no worker outlives what it feeds, and the controller drains its
+queue before the store closes. One stop event ends everything.
 
 Every thread is supervised: the agent's workers and the drivers' own threads are adopted
 by one Supervisor, and paho's network thread is probed. While running, the agent looks
@@ -25,8 +25,9 @@ from drivers import registry
 from drivers.clock import SystemClock
 from drivers.qr import make_decoder
 from edge import status
+from edge.bundles import Bundles
 from edge.config import Config
-from edge.controller import BundleUpdate, Controller, Outcome
+from edge.controller import Controller, Outcome
 from edge.scanner import Scanner
 from edge.screening import ScreeningSettings
 from edge.store import Store
@@ -75,6 +76,7 @@ class Agent:
         self.store: Store | None = None
         self.controller: Controller | None = None
         self.sync: Sync | None = None
+        self.bundles: Bundles | None = None
         self._parts: dict = {}      # camera, sensor, gate, scanner, monitor
 
     def __enter__(self) -> Agent:
@@ -99,10 +101,11 @@ class Agent:
             store=self.store, trust=trust, gate=gate, clock=clock, verify=self.verify,
             gate_name=cfg.device.gate, on_outcome=self.on_outcome,
             on_commit=lambda: self.sync.notify(), thermal=self._thermal(scene))
-        # Sync starts before the controller so it stops after it: the last records
-        # committed while stopping are still offered, then `online: false` is sent. Bundles
-        # arriving before the controller runs wait in its queue.
-        self.sync = self._started(self._uplink(controller))
+        # Bundles and sync start before the controller so they stop after it: the last
+        # records committed while stopping are still offered, then `online: false` is sent.
+        self.bundles = self._started(Bundles(controller, clock,
+                                             on_applied=lambda: self.sync.notify()))
+        self.sync = self._started(self._uplink(self.bundles))
         self.controller = self._started(controller)
         camera = self._parts["camera"] = push(registry.open_camera(
             cfg.camera.url, base_dir=cfg.base_dir, clock=clock, scene=scene))
@@ -115,13 +118,13 @@ class Agent:
                    camera=camera.describe(), thermal=cfg.thermal.url, store=self.store.path,
                    store_id=self.store.store_id, records=self.store.count())
 
-    def _uplink(self, controller: Controller) -> Sync:
+    def _uplink(self, bundles: Bundles) -> Sync:
         cfg = self.config
         try:
             return Sync(cfg.mqtt.url, device=cfg.device.id, store_path=cfg.store.path,
                         clock=self.clock, root=cfg.mqtt.root, tls=_tls(cfg),
                         retention_days=cfg.store.retention_days, health=self.health,
-                        on_bundle=lambda payload: controller.submit(BundleUpdate(payload)))
+                        on_bundle=bundles.submit)
         except (OSError, ValueError) as exc:    # ssl.SSLError is an OSError
             raise AgentError(f"[mqtt] TLS files cannot be used: {exc}") from None
 
@@ -164,10 +167,11 @@ class Agent:
         for name in ("camera", "sensor", "scanner"):
             if name in self._parts:
                 counters.update(self._parts[name].counters())
-        if self.controller:
-            counters.update(self.controller.counters())
+        for part in (self.controller, self.bundles):
+            if part:
+                counters.update(part.counters())
         if self.sync:
-            counters["sync_inbox_dropped"] = self.sync.inbox_dropped
+            counters.update(self.sync.counters())
         return counters
 
     def run(self, stop: threading.Event, duration: float | None = None) -> None:

@@ -1,9 +1,11 @@
 """The controller: the single writer. It decides, commits, then signals the gate.
 
-Scans (and later guard actions and district messages) arrive on one bounded queue and
-are handled one at a time by one supervised thread, so the store, the gate and the
-replay memory never see two writers. A decision is committed to SQLite before the gate
-opens: a power cut can lose a gate opening, never the record of it.
+Scans (and later guard actions) arrive on one bounded queue and are handled one at a
+time by one supervised thread, so the store, the gate and the replay memory never see
+two writers. Bundles the district pushes do not queue here (edge/bundles.py verifies them
+on its own thread and swaps `trust`, which each decision reads once). A decision is
+committed to SQLite before the gate opens: a power cut can lose a gate opening, never the
+record of it.
 
 Nothing one item does may stop the next: a scan whose judging fails (a bug) is recorded
 as `check` + `unreadable`, so the guard looks at the phone; a gate that fails to open is
@@ -25,7 +27,6 @@ from drivers.base import Gate
 from edge.policy import Context, Decision, Measurement, decide
 from edge.scanner import Scan
 from edge.store import Store, StoreError
-from edge.trust import TrustError
 from models import reasons as R
 from models.ids import uuid7
 from models.passes import Verdict
@@ -43,13 +44,6 @@ DRAIN_S = 5.0           # how long stop() lets the controller finish what is que
 
 
 @dataclass(frozen=True)
-class BundleUpdate:
-    """A signed bundle the district pushed (trust list, revocations or policy)."""
-
-    payload: bytes
-
-
-@dataclass(frozen=True)
 class Outcome:
     """What one scan led to, for listeners (the console, the latency bench, tests)."""
 
@@ -63,8 +57,6 @@ def describe(item) -> str:
     if isinstance(item, Scan):
         digest = hashlib.sha256(item.text.encode("utf-8", "replace")).hexdigest()[:12]
         return f"scan chars={len(item.text)} prefix={item.text[:4]!r} sha256={digest}"
-    if isinstance(item, BundleUpdate):
-        return f"bundle bytes={len(item.payload)}"
     return type(item).__name__
 
 
@@ -84,22 +76,22 @@ class Controller:
         self.on_commit = on_commit      # wakes the uplink: a new record waits in the outbox
         self.measure_wait_s = measure_wait_s
         self.verify = verify
-        self.dropped = {"scan": 0, "bundle": 0}     # arrivals that found the queue full
+        self.dropped = 0            # scans that found the queue full
         self.scans_failed = 0           # scans whose judging raised: recorded as `check`
         self.gate_failures = 0
         self._queue: queue.Queue = queue.Queue(QUEUE_LEN)
         self._closing = threading.Event()
-        self.worker = Worker("controller", self._handle, take=self._next, describe=describe)
+        self.worker = Worker("controller", self.handle_scan, take=self._next,
+                             describe=describe)
 
-    def submit(self, item: Scan | BundleUpdate) -> bool:
-        """Queue an item; False (counted, logged) when the queue is full."""
+    def submit(self, scan: Scan) -> bool:
+        """Queue a scan; False (counted, logged) when the queue is full."""
         try:
-            self._queue.put_nowait(item)
+            self._queue.put_nowait(scan)
         except queue.Full:
-            kind = "bundle" if isinstance(item, BundleUpdate) else "scan"
-            self.dropped[kind] += 1
-            logs.event("controller_queue_full", logging.ERROR, dropped=describe(item),
-                       **{f"{k}s_dropped": n for k, n in self.dropped.items()})
+            self.dropped += 1
+            logs.event("controller_queue_full", logging.ERROR, dropped=describe(scan),
+                       scans_dropped=self.dropped)
             return False
         return True
 
@@ -119,19 +111,6 @@ class Controller:
             if self._closing.is_set():
                 self.worker.stopping.set()      # everything queued is handled
             return None
-
-    def _handle(self, item) -> None:
-        if isinstance(item, BundleUpdate):
-            self.apply_bundle(item.payload)
-        else:
-            self.handle_scan(item)
-
-    def apply_bundle(self, payload: bytes) -> None:
-        """Put a pushed bundle in force; a refused one (logged) leaves the old in force."""
-        try:
-            self.trust = self.trust.apply_bundle(payload)
-        except TrustError:
-            pass    # apply_bundle logged why; the previous bundle stays in force
 
     def handle_scan(self, scan: Scan) -> Record:
         try:
@@ -226,7 +205,7 @@ class Controller:
                    latency_ms=round(latency_ms, 1))
 
     def counters(self) -> dict:
-        return {"scans_dropped": self.dropped["scan"], "bundles_dropped": self.dropped["bundle"],
+        return {"scans_dropped": self.dropped,
                 "scans_failed": self.scans_failed, "gate_failures": self.gate_failures}
 
 

@@ -3,8 +3,7 @@
 Pure bookkeeping over the store, no network: the sync worker owns one Outbox and calls it
 from its own thread. Batches hold up to 200 records or 64 KiB of JSON, compressed above
 1 KiB (PROTOCOL.md section 5). A record the district rejects stays unsynced in the store
-but is skipped until the agent restarts, so a record the district will never take does
-not make the device resend it forever; the restart gives it one more chance.
+and is offered again after a growing pause (Outbox).
 """
 
 from __future__ import annotations
@@ -48,15 +47,31 @@ def encode_batch(device: str, store_id: str, records: list[dict], sent: str) -> 
 
 
 class Outbox:
-    def __init__(self, store: Store, device: str) -> None:
+    """Batches in flight and what the district's acks settle.
+
+    An ack arrives on a channel anyone on the broker may write to, so it settles nothing
+    unless it names a batch in flight, this store, and only that batch's seqs
+    (`ack_problem`); anything else is logged (`ack_ignored`) and changes nothing. A record
+    the district rejects is held back and offered again after a pause that doubles per
+    rejection, from `retry_s` up to `max_retry_s`: a real rejection costs a resend every
+    few minutes, and a forged one cannot hold a record back past its next resend.
+    """
+
+    def __init__(self, store: Store, device: str, *, retry_s: float = 30.0,
+                 max_retry_s: float = 300.0) -> None:
         self.store = store
         self.device = device
+        self.retry_s, self.max_retry_s = retry_s, max_retry_s
         self.in_flight: dict[str, Batch] = {}
-        self.rejected: set[int] = set()
+        self.held: dict[int, float] = {}        # rejected seq -> when it goes again
+        self.rejections: dict[int, int] = {}    # seq -> times rejected, until accepted
+        self.acks_ignored = 0
         self._cursor = 0        # highest seq already put in a batch since start
 
-    def next_batch(self, sent: str) -> Batch | None:
-        """A new batch of the records after the cursor, now in flight; None if none wait."""
+    def next_batch(self, sent: str, now: float = 0.0) -> Batch | None:
+        """A new batch of the records after the cursor, now in flight; None if none wait.
+        `now` (monotonic) releases the held records that are due."""
+        self._release(now)
         records = self._next_records()
         if not records:
             return None
@@ -64,7 +79,15 @@ class Outbox:
         self.in_flight[batch.batch_id] = batch
         return batch
 
+    def _release(self, now: float) -> None:
+        due = [seq for seq, when in self.held.items() if when <= now]
+        for seq in due:
+            del self.held[seq]
+        if due:
+            self._cursor = min(self._cursor, min(due) - 1)
+
     def _next_records(self) -> list[dict]:
+        flying = {seq for batch in self.in_flight.values() for seq in batch.seqs}
         chosen: list[dict] = []
         size = ENVELOPE_ROOM
         while len(chosen) < MAX_RECORDS:
@@ -73,47 +96,95 @@ class Outbox:
                 break
             for row in page:
                 del row["synced"]       # local state, not part of the wire record
-                if row["seq"] not in self.rejected:
+                seq = row["seq"]
+                if seq not in flying and seq not in self.held:
                     size += len(json.dumps(row, ensure_ascii=False).encode()) + 1
                     if chosen and size > MAX_BATCH_BYTES:
                         return chosen
                     chosen.append(row)
-                self._cursor = row["seq"]
+                self._cursor = seq
         return chosen
 
-    def settle(self, ack) -> int:
-        """Apply a district ack: mark its accepted ranges synced; returns how many changed."""
-        if not isinstance(ack, dict) or ack.get("schema") != SCHEMA_ACK:
-            logs.event("ack_malformed", logging.WARNING, reason="unknown_schema")
+    def settle(self, ack, now: float = 0.0) -> int:
+        """Apply a district ack; returns how many records it marked synced."""
+        named = ack.get("batch") if isinstance(ack, dict) else None
+        batch = self.in_flight.get(named) if isinstance(named, str) else None
+        problem = ack_problem(ack, self.store.store_id, batch)
+        if problem:
+            self.acks_ignored += 1
+            if logs.worth_logging(self.acks_ignored):
+                logs.event("ack_ignored", logging.WARNING, reason=problem,
+                           ignored=self.acks_ignored)
             return 0
-        if ack.get("store") != self.store.store_id:
-            return 0        # meant for an earlier database of this device
-        try:
-            accepted = [(int(first), int(last)) for first, last in ack.get("accepted", [])]
-            rejected = {item["seq"]: str(item.get("reason"))
-                        for item in ack.get("rejected", [])
-                        if isinstance(item, dict) and isinstance(item.get("seq"), int)}
-        except (TypeError, ValueError, AttributeError):
-            logs.event("ack_malformed", logging.WARNING, reason="bad_ranges")
-            return 0
+        accepted = [(first, last) for first, last in ack["accepted"]]
+        rejected = {item["seq"]: _short(item.get("reason")) for item in ack["rejected"]}
         marked = sum(self.store.mark_synced(first, last) for first, last in accepted)
         for seq, reason in rejected.items():
             logs.event("record_rejected", logging.WARNING, seq=seq, reason=reason)
-        self.rejected.update(rejected)
-        self._forget(str(ack.get("batch")), accepted)
-        logs.event("batch_acked", batch=ack.get("batch"), synced=marked,
-                   rejected=len(rejected))
+            count = self.rejections[seq] = self.rejections.get(seq, 0) + 1
+            self.held[seq] = now + min(self.retry_s * 2 ** min(count - 1, 16),
+                                       self.max_retry_s)
+        for seq in batch.seqs:
+            if seq not in rejected:
+                self.rejections.pop(seq, None)
+        self._forget(batch, accepted, rejected)
+        logs.event("batch_acked", batch=batch.batch_id, synced=marked, rejected=len(rejected))
         return marked
 
-    def _forget(self, batch_id: str, accepted: list[tuple[int, int]]) -> None:
-        batch = self.in_flight.pop(batch_id, None)
-        if batch is None:
-            return
-        settled = self.rejected.union(
-            s for s in batch.seqs if any(a <= s <= b for a, b in accepted))
-        skipped = set(batch.seqs) - settled
+    def _forget(self, batch: Batch, accepted: list[tuple[int, int]],
+                rejected: dict[int, str]) -> None:
+        del self.in_flight[batch.batch_id]
+        skipped = [s for s in batch.seqs if s not in rejected
+                   and not any(a <= s <= b for a, b in accepted)]
         if skipped:     # the district left some out: they go again in a later batch
             self._cursor = min(self._cursor, min(skipped) - 1)
+
+
+def ack_problem(ack, store_id: str, batch: Batch | None) -> str | None:
+    """None for an ack that settles `batch` (the in-flight batch it names), else why not."""
+    if not isinstance(ack, dict) or ack.get("schema") != SCHEMA_ACK:
+        return "unknown_schema"
+    if not _same_store(ack.get("store"), store_id):
+        return "other_store"        # also an ack meant for an earlier database
+    if batch is None:
+        return "unknown_batch"      # never sent, or settled already (an ack sent twice)
+    accepted, rejected = ack.get("accepted"), ack.get("rejected", [])
+    if not isinstance(accepted, list) or not isinstance(rejected, list):
+        return "bad_ranges"
+    seqs = set(batch.seqs)
+    covered: set[int] = set()
+    for pair in accepted:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(_is_seq(n) for n in pair)):
+            return "bad_ranges"
+        first, last = pair
+        if not first <= last or last - first >= len(seqs) or \
+                any(n not in seqs for n in range(first, last + 1)):
+            return "beyond_batch"
+        covered.update(range(first, last + 1))
+    for item in rejected:
+        if not isinstance(item, dict) or not _is_seq(item.get("seq")):
+            return "bad_rejected"
+        if item["seq"] not in seqs or item["seq"] in covered:
+            return "beyond_batch"
+    return None
+
+
+def _is_seq(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _same_store(value, store_id: str) -> bool:
+    """Store ids compared in one canonical form (lowercase, hyphenated)."""
+    try:
+        return str(uuid.UUID(value)) == str(uuid.UUID(store_id))
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
+def _short(reason) -> str:
+    """A district's reason code as the log may show it."""
+    text = reason if isinstance(reason, str) else repr(reason)
+    return text[:64]
 
 
 class Retention:

@@ -15,6 +15,7 @@ from models.passes import Verdict
 from models.policy import Policy
 
 _SEVERITY = {R.PASS: 0, R.CHECK: 1, R.DENY: 2}
+_COLOR_REASONS = {"yellow": R.COLOR_YELLOW, "red": R.COLOR_RED}
 # Verification failures the guard can resolve by looking (the code could not be read).
 _CHECK_ON_FAILURE = {R.UNREADABLE}
 
@@ -70,7 +71,8 @@ def _verification(verdict: Verdict) -> Decision | None:
 def _health(verdict: Verdict, policy: Policy, now: float) -> list[tuple[str, str]]:
     findings = []
     if verdict.color not in policy.allow_colors:
-        findings.append((R.DENY, R.COLOR_RED if verdict.color == "red" else R.COLOR_YELLOW))
+        # The code names the colour refused; the policy always allows green (models/policy).
+        findings.append((R.DENY, _COLOR_REASONS.get(verdict.color, R.MALFORMED)))
     if policy.max_test_age_h is not None:
         if verdict.tested_at is None:
             findings.append((R.DENY, R.TEST_MISSING))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from models.records import FIELDS, Record
+from models.safejson import valid_text
 from models.timefmt import rfc3339
 from runtime import logs, sqlite
 
@@ -119,7 +120,7 @@ class Store:
 
     def commit(self, record: Record, passed: tuple[str, int] | None = None) -> int:
         """Commit one record (and the pass id that passed, for replay checks); return its seq."""
-        row = record.to_wire()
+        row = {name: _storable(value) for name, value in record.to_wire().items()}
         row["reasons"] = json.dumps(row["reasons"])
         row["clock_synced"] = int(row["clock_synced"])
         del row["seq"]
@@ -229,3 +230,14 @@ def _row_to_dict(row: tuple) -> dict[str, Any]:
     data["clock_synced"] = bool(data["clock_synced"])
     data["synced"] = bool(data["synced"])
     return data
+
+
+def _storable(value):
+    """Text as SQLite (and the district) can hold it: a lone surrogate, which Python text
+    may carry (a guard's note, a pass field) but UTF-8 cannot, becomes U+FFFD, so the
+    record is kept rather than lost to an encoding error."""
+    if isinstance(value, str) and not valid_text(value):
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from edge import status
 from edge.outbox import Batch, Outbox, Retention
 from edge.store import Store
+from models import safejson
 from models.timefmt import rfc3339
 from models.wire import QOS, ROOT, Topics
 from runtime import logs
@@ -36,6 +37,8 @@ from runtime.mqtt import guarded, make_client, network_alive, port_of
 from runtime.worker import Worker
 
 MAX_IN_FLIGHT = 4
+# An ack names at most a batch's 200 seqs (as ranges and rejections): a few KiB.
+MAX_ACK_BYTES = 64 * 1024
 INBOX_LEN = 1024        # acks and PUBACKs waiting for the worker; more is a flood
 
 
@@ -58,13 +61,13 @@ class Sync:
                  root: str = ROOT, tls: dict | None = None, timing: Timing | None = None,
                  health: Callable[[], dict] | None = None,
                  retention_days: int | None = None,
-                 on_bundle: Callable[[bytes], None] | None = None) -> None:
+                 on_bundle: Callable[[str, bytes], None] | None = None) -> None:
         self.url = urlsplit(config_mqtt_url)
         self.device = device
         self.store_path = Path(store_path)
         self.clock = clock
         self.topics = Topics(root)
-        # Signed bundles the district pushes, retained; the controller verifies them.
+        # Signed bundles the district pushes, retained; edge/bundles.py verifies them.
         self.bundle_topics = self.topics.bundles(device)
         self.on_bundle = on_bundle
         self.tls = tls
@@ -74,6 +77,7 @@ class Sync:
         self.retention = Retention(retention_days, self.timing.prune_every_s, clock)
         self.boot_id = str(uuid.uuid4())
         self.inbox_dropped = 0      # acks or PUBACKs that found the inbox full
+        self.acks_malformed = 0     # acks that were not bounded JSON
         self.worker = Worker("sync", self._round)
         self._wake = threading.Event()
         self._connected = threading.Event()
@@ -100,6 +104,11 @@ class Sync:
                                    keepalive=self.timing.keepalive_s, clean_start=True)
         self._client.loop_start()
         self.worker.start()
+
+    def counters(self) -> dict:
+        outbox = self._outbox
+        return {"sync_inbox_dropped": self.inbox_dropped, "acks_malformed": self.acks_malformed,
+                "acks_ignored": outbox.acks_ignored if outbox else 0}
 
     def notify(self) -> None:
         """New records were committed, or the health changed: look now."""
@@ -166,12 +175,15 @@ class Sync:
     def _on_message(self, client, userdata, message) -> None:
         if message.topic in self.bundle_topics:
             if self.on_bundle and message.payload:   # empty: a retained bundle was cleared
-                self.on_bundle(bytes(message.payload))
+                self.on_bundle(message.topic, bytes(message.payload))
             return
-        try:
-            ack = json.loads(message.payload)
-        except ValueError:
-            logs.event("ack_malformed", logging.WARNING, reason="bad_json")
+        try:    # bounded here, on paho's thread, so a hostile ack costs little
+            ack = safejson.loads(message.payload, max_bytes=MAX_ACK_BYTES, max_depth=3)
+        except safejson.JsonRefused as exc:
+            self.acks_malformed += 1
+            if logs.worth_logging(self.acks_malformed):
+                logs.event("ack_malformed", logging.WARNING, reason=exc.reason,
+                           malformed=self.acks_malformed)
             return
         self._queue("ack", ack)
 
@@ -195,7 +207,9 @@ class Sync:
     def _round(self) -> None:
         """One round of the supervised loop: wait for news or a due time, then act."""
         if self._outbox is None:
-            self._outbox = Outbox(Store(self.store_path), self.device)
+            self._outbox = Outbox(Store(self.store_path), self.device,
+                                  retry_s=self.timing.ack_timeout_s,
+                                  max_retry_s=self.timing.max_backoff_s)
         self._wake.wait(self._next_wait(self._outbox))
         self._wake.clear()
         if not self.worker.stopping.is_set():
@@ -220,7 +234,7 @@ class Sync:
             if batch.due <= now:
                 self._publish(batch)
         while len(outbox.in_flight) < MAX_IN_FLIGHT:
-            batch = outbox.next_batch(sent=rfc3339(self.clock.now()))
+            batch = outbox.next_batch(sent=rfc3339(self.clock.now()), now=now)
             if batch is None:
                 break
             self._publish(batch)
@@ -239,7 +253,7 @@ class Sync:
             except queue.Empty:
                 return
             if kind == "ack":
-                outbox.settle(item)
+                outbox.settle(item, now=self.clock.monotonic())
             elif kind == "puback":
                 self._puback(*item)
             else:       # (re)connected: status now, unacknowledged batches now

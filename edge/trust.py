@@ -25,7 +25,15 @@ from runtime import logs
 
 
 class TrustError(Exception):
-    """Trust material that cannot be used: the message names the file and the problem."""
+    """Trust material that cannot be used: the message names the file and the problem.
+
+    A refused pushed bundle also says which `kind` it was (None when unreadable), the
+    `reason`, and what stays in force (`kept`), for the log of whoever received it."""
+
+    def __init__(self, message: str, *, kind: str | None = None, reason: str | None = None,
+                 kept: str | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.reason, self.kept = kind, reason or message, kept
 
 
 @dataclass(frozen=True)
@@ -57,11 +65,13 @@ class TrustState:
         floor = self.newest_issued
         return now if floor is None else max(now, floor)
 
-    def apply_bundle(self, envelope: bytes | str | dict) -> TrustState:
+    def apply_bundle(self, envelope: bytes | str | dict, *, now: float | None = None,
+                     max_skew_s: float = 0.0) -> TrustState:
         """The state with a pushed bundle in force, persisted to its configured file.
 
         Raises TrustError naming the reason (unknown root, bad signature, rollback,
-        malformed payload, unwritable file); the caller keeps this state in force. The
+        malformed payload, issued after `now` + `max_skew_s` when `now` is given,
+        unwritable file); the caller keeps this state in force and logs the refusal. The
         very bundle already in force (a retained message delivered again) returns self.
         """
         try:
@@ -77,6 +87,10 @@ class TrustState:
                 return self
             raise self._refusal(bundle.kind, f"version {bundle.version} is not newer than "
                                              f"{current.version} in force (rollback)")
+        if now is not None and bundle.issued > now + max_skew_s:
+            raise self._refusal(bundle.kind, f"issued {bundle.payload['issued']} is more "
+                                             f"than {max_skew_s:.0f} s ahead of this "
+                                             "device's clock")
         try:
             state = build_state(self.roots, {**self.bundles, bundle.kind: bundle}, self.paths)
         except TrustError as exc:
@@ -88,12 +102,12 @@ class TrustState:
         return state
 
     def _refusal(self, kind: str | None, reason: str) -> TrustError:
-        """Log why a bundle is refused; the error to raise, naming what stays in force."""
+        """The error to raise for a refused bundle, naming what stays in force."""
         current = self.bundles.get(kind) if kind else None
         kept = "the bundle in force stays" if kind is None else (
             f"no {kind} in force" if current is None else f"version {current.version} stays")
-        logs.event("bundle_refused", logging.WARNING, kind=kind, reason=reason)
-        return TrustError(f"{kind or 'bundle'} refused: {reason}; {kept}")
+        return TrustError(f"{kind or 'bundle'} refused: {reason}; {kept}", kind=kind,
+                          reason=reason, kept=kept)
 
     def _persist(self, bundle: Bundle, envelope: bytes | str | dict) -> None:
         path = self.paths.get(bundle.kind)

@@ -4,7 +4,9 @@
      "payload": b64(payload JSON bytes), "sig": b64(raw r||s, ES256 over those bytes)}
 
 The signature covers the payload bytes as transmitted, so nothing is re-serialised before
-it is verified.
+it is verified. An envelope comes from a hostile channel: it is read at a bounded cost
+(models/safejson.py: at most MAX_ENVELOPE_BYTES, one level deep) and every way it can be
+wrong, including a payload nested too deep, is a BundleError naming the reason.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from models import safejson
 from models.keys import kid_b64, kid_of
 from models.timefmt import parse_rfc3339
 
 SCHEMA = "checkpoint.bundle/1"
 KINDS = ("trustlist", "revocations", "policy", "roster")
 _HALF = 32
+# A trust list of a few thousand certificates fits; the broker refuses above 1 MiB anyway.
+MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
+MAX_PAYLOAD_DEPTH = 8       # roster: {subjects: [{cards: [...]}]} is 3
 
 
 class BundleError(ValueError):
@@ -59,21 +65,23 @@ def open_bundle(envelope: bytes | str | dict, roots: dict[bytes, Any],
     """Verify an envelope against the pinned root keys and return its payload."""
     envelope = _envelope(envelope)
     if envelope.get("schema") != SCHEMA:
-        raise BundleError(f"schema {envelope.get('schema')!r}, expected {SCHEMA!r}")
+        raise BundleError(f"schema {_show(envelope.get('schema'))}, expected {SCHEMA!r}")
     kind = envelope.get("kind")
     _check_kind(kind)
     if expect_kind is not None and kind != expect_kind:
-        raise BundleError(f"kind {kind!r}, expected {expect_kind!r}")
+        raise BundleError(f"kind {_show(kind)}, expected {expect_kind!r}")
     kid = _unb64(envelope.get("kid"), "kid")
     if kid not in roots:
-        raise BundleError(f"signed by unknown root kid {envelope.get('kid')}")
+        raise BundleError(f"signed by unknown root kid {_show(envelope.get('kid'))}")
     data = _unb64(envelope.get("payload"), "payload")
     if not _verify(roots[kid], data, _unb64(envelope.get("sig"), "sig")):
         raise BundleError("bad signature")
     try:
-        payload = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BundleError("payload is not UTF-8 JSON") from None
+        payload = safejson.loads(data, max_bytes=MAX_ENVELOPE_BYTES,
+                                 max_depth=MAX_PAYLOAD_DEPTH)
+    except safejson.JsonRefused as exc:
+        raise BundleError(f"payload is not UTF-8 JSON of at most {MAX_PAYLOAD_DEPTH} "
+                          f"levels ({exc.reason})") from None
     if not isinstance(payload, dict):
         raise BundleError("payload is not a JSON object")
     version, issued, next_update = _metadata(payload)
@@ -81,11 +89,11 @@ def open_bundle(envelope: bytes | str | dict, roots: dict[bytes, Any],
 
 
 def _envelope(envelope) -> dict:
-    if isinstance(envelope, bytes | str):
+    if isinstance(envelope, bytes | bytearray | str):
         try:
-            envelope = json.loads(envelope)
-        except (UnicodeDecodeError, ValueError):
-            raise BundleError("not a JSON bundle envelope") from None
+            envelope = safejson.loads(envelope, max_bytes=MAX_ENVELOPE_BYTES, max_depth=1)
+        except safejson.JsonRefused as exc:
+            raise BundleError(f"not a JSON bundle envelope ({exc.reason})") from None
     if not isinstance(envelope, dict):
         raise BundleError("bundle envelope is not a JSON object")
     return envelope
@@ -93,7 +101,7 @@ def _envelope(envelope) -> dict:
 
 def _check_kind(kind) -> None:
     if kind not in KINDS:
-        raise BundleError(f"kind {kind!r}; allowed: {', '.join(KINDS)}")
+        raise BundleError(f"kind {_show(kind)}; allowed: {', '.join(KINDS)}")
 
 
 def _metadata(payload: dict[str, Any]) -> tuple[int, float, float]:
@@ -123,6 +131,12 @@ def _verify(public_key, data: bytes, sig: bytes) -> bool:
     except InvalidSignature:
         return False
     return True
+
+
+def _show(value) -> str:
+    """A value from the wire as an error may quote it: short, whatever was sent."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _b64(data: bytes) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -47,7 +48,7 @@ def load_private_key(data: bytes):
               else serialization.load_der_private_key)
     try:
         return loader(data, password=None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ValueError(f"not an unencrypted private key: {exc}") from None
 
 
@@ -60,5 +61,6 @@ def load_public_key(data: bytes):
               else serialization.load_der_public_key)
     try:
         return loader(data)
-    except (ValueError, TypeError) as exc:
+    # UnsupportedAlgorithm: a well-formed key on a curve OpenSSL lacks; not a ValueError
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ValueError(f"not a public key: {exc}") from None

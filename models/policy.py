@@ -7,6 +7,15 @@ from typing import Any
 
 VISITOR_MODES = ("allow", "register", "deny")
 COLORS = ("green", "yellow", "red")
+# Sane bounds of a policy's numbers (key -> (low, high)); a signed policy outside them is
+# refused and the one in force stays.
+BOUNDS = {
+    "fever_threshold_c": (37.0, 38.5),      # screening thresholds in use: 37.3 to 38.0
+    "remeasure_band_c": (0.0, 1.0),
+    "max_pass_lifetime_s": (30, 3600),      # a CP1 pass lives minutes
+    "replay_window_s": (0, 86400),
+    "max_test_age_h": (1, 24 * 30),         # null: no test needed
+}
 
 
 class PolicyError(ValueError):
@@ -41,16 +50,23 @@ class Policy:
         return policy
 
     def check(self) -> None:
-        """Raise PolicyError naming the first key whose value is not allowed."""
-        _number(self.fever_threshold_c, "fever_threshold_c", 30.0, 45.0)
-        _number(self.remeasure_band_c, "remeasure_band_c", 0.0, 5.0)
-        _number(self.max_pass_lifetime_s, "max_pass_lifetime_s", 1, 7 * 86400)
-        _number(self.replay_window_s, "replay_window_s", 0, 7 * 86400)
-        if self.max_test_age_h is not None:
-            _number(self.max_test_age_h, "max_test_age_h", 0, 24 * 365)
-        bad = [c for c in self.allow_colors if c not in COLORS]
-        if bad:
-            raise PolicyError(f"policy: allow_colors has {bad!r}; allowed: {', '.join(COLORS)}")
+        """Raise PolicyError naming the first key whose value is outside sane bounds.
+
+        The bounds keep a signed but mistaken (or stolen-key) policy from stopping the gate:
+        a threshold that calls every healthy person feverish or lets every fever pass, a
+        pass lifetime under which no pass is ever valid, or colours that refuse green."""
+        for key, (low, high) in BOUNDS.items():
+            value = getattr(self, key)
+            if value is not None or key != "max_test_age_h":
+                _number(value, key, low, high)
+        colors = self.allow_colors
+        bad = [c for c in colors if c not in COLORS]
+        if bad or len(set(colors)) != len(colors):
+            raise PolicyError(f"policy: allow_colors = {list(colors)!r}; allowed: each of "
+                              f"{', '.join(COLORS)} at most once")
+        if "green" not in colors:
+            raise PolicyError("policy: allow_colors must include green (a valid green pass "
+                              "is always allowed)")
         for key in ("operator_override", "require_synced_clock"):
             if not isinstance(getattr(self, key), bool):
                 raise PolicyError(f"policy: {key} must be true or false")

@@ -36,8 +36,9 @@ def test_pushed_policy_is_applied_and_persisted(demo_dir, tmp_path, broker, capl
     with Agent(config) as agent:
         wait_for(lambda: agent.controller.trust.policy_version == 5, "policy 5 in force")
         assert agent.controller.trust.policy.allow_colors == ("green", "yellow")
-        # The controller handles bundles in order: once 6 is in force, 4 was judged.
+        # Each topic keeps only its latest message: 6 goes once 4 has been judged.
         publish_retained(broker.url, None, topic, policy_bundle(own, 4, ["green"]))
+        wait_for(lambda: agent.bundles.refused == 1, "version 4 refused")
         publish_retained(broker.url, None, topic, policy_bundle(own, 6, ["green"]))
         wait_for(lambda: agent.controller.trust.policy_version == 6, "policy 6 in force")
     refusals = [r.getMessage() for r in caplog.records if "bundle_refused" in r.getMessage()]

@@ -65,6 +65,7 @@ def test_pushed_policy_takes_effect_and_rollback_is_refused(demo_dir, tmp_path):
     import json
     import shutil
 
+    from edge.bundles import Bundles
     from models.bundle import sign_bundle
     from models.keys import load_private_key
     from models.timefmt import rfc3339
@@ -81,27 +82,26 @@ def test_pushed_policy_takes_effect_and_rollback_is_refused(demo_dir, tmp_path):
                    "require_synced_clock": False}
         return json.dumps(sign_bundle("policy", payload, root)).encode()
 
-    controller.apply_bundle(policy_bundle(2, ["green", "yellow"]))
+    bundles = Bundles(controller, clock)
+    assert bundles.apply("cp/v1/gate-1/config", policy_bundle(2, ["green", "yellow"]))
     record = controller.handle_scan(Scan(green_pass(own, clock, "yellow"), 0.0, 1.0))
     assert record.decision == "pass"
-    controller.apply_bundle(policy_bundle(1, ["green"]))          # an older one: refused
+    assert not bundles.apply("cp/v1/gate-1/config", policy_bundle(1, ["green"]))  # older
     assert controller.trust.policy.allow_colors == ("green", "yellow")
     on_disk = json.loads((own / "demo" / "policy.json").read_text())
     assert json.loads(base64.b64decode(on_disk["payload"]))["version"] == 2   # persisted
 
 
 def test_a_full_queue_drops_what_arrives_and_counts_it(demo_dir, tmp_path, caplog):
-    from edge.controller import QUEUE_LEN, BundleUpdate
+    from edge.controller import QUEUE_LEN
 
     clock = demo_clock()
     controller, store, _ = make_controller(demo_dir, tmp_path / "cp.db", clock)
     accepted = [controller.submit(Scan(f"CP1:{n}", 0.0, 1.0)) for n in range(QUEUE_LEN + 3)]
     assert accepted.count(True) == QUEUE_LEN and accepted[-3:] == [False] * 3
-    assert controller.submit(BundleUpdate(b"{}")) is False
     assert controller.counters()["scans_dropped"] == 3
-    assert controller.counters()["bundles_dropped"] == 1
     lines = [r.getMessage() for r in caplog.records if "controller_queue_full" in r.getMessage()]
-    assert len(lines) == 4 and f"CP1:{QUEUE_LEN}" not in " ".join(lines)   # never the text
+    assert len(lines) == 3 and f"CP1:{QUEUE_LEN}" not in " ".join(lines)   # never the text
     controller.start()
     controller.stop()               # drains what was queued before it stops
     assert store.count() == QUEUE_LEN
