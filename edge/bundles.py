@@ -8,7 +8,8 @@ retains anyway), and the "bundles" worker verifies one at a time and swaps the t
 state the controller judges by. What it refuses is logged as `bundle_refused` with the
 reason, once: the same bytes refused again for the same reason (a retained message after
 a reconnect) are judged again, since the reason may have passed (a full disk), and
-counted, but not logged again.
+counted, but not logged again; a flood of distinct junk on a topic is logged 1st, 2nd,
+4th, 8th... time (runtime/logs.py worth_logging), and counted in status.
 
 A bundle issued later than this device's synchronised clock allows (MAX_ISSUE_SKEW_S) is
 refused: its `issued` would become the floor of the time passes are judged by
@@ -45,6 +46,7 @@ class Bundles:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._refused: OrderedDict[bytes, None] = OrderedDict()
+        self._distinct: dict[str, int] = {}     # distinct refusals per topic
         self.worker = Worker("bundles", self._round)
 
     def start(self) -> None:
@@ -98,8 +100,10 @@ class Bundles:
         self._refused[said] = None
         if len(self._refused) > REMEMBERED:
             self._refused.popitem(last=False)
-        logs.event("bundle_refused", logging.WARNING, topic=topic, kind=error.kind,
-                   reason=error.reason, kept=error.kept)
+        distinct = self._distinct[topic] = self._distinct.get(topic, 0) + 1
+        if logs.worth_logging(distinct):    # a flood of distinct junk is sampled
+            logs.event("bundle_refused", logging.WARNING, topic=topic, kind=error.kind,
+                       reason=error.reason, kept=error.kept, refused_here=distinct)
 
     def counters(self) -> dict:
         return {"bundles_received": self.received, "bundles_superseded": self.superseded,

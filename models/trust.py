@@ -103,8 +103,8 @@ def _trust_key(entry, index: int) -> TrustKey:
 def _spki_key(value, where: str):
     try:
         return load_public_key(_b64(value, where, "spki"))
-    except ValueError:
-        raise TrustDataError(f"{where}: spki is not a DER public key") from None
+    except ValueError as exc:       # also a key on a curve OpenSSL lacks (models/keys)
+        raise TrustDataError(f"{where}: spki is not a DER public key ({exc})") from None
 
 
 def _cert_key(der: bytes, where: str):

@@ -144,3 +144,12 @@ def revocations_payload(cti=(), sub=(), version=1) -> dict:
 def spki_pem(public_key) -> bytes:
     return public_key.public_bytes(serialization.Encoding.PEM,
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def unsupported_curve_spki() -> str:
+    """A well-formed EC key whose named curve (OID 1.2.3.4) no OpenSSL supports."""
+    der = bytearray(spki(new_key().public_key()).replace(
+        bytes.fromhex("06082a8648ce3d030107"), bytes.fromhex("06032a0304")))
+    der[1] -= 5     # outer SEQUENCE and AlgorithmIdentifier lengths shrink by 5
+    der[3] -= 5
+    return base64.b64encode(bytes(der)).decode()
