@@ -23,8 +23,9 @@ def parse_rfc3339(text: str) -> float:
         value = value[:-1] + "+00:00"
     try:
         moment = _dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"not an RFC 3339 time: {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_UTC)
-    return moment.timestamp()
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=_UTC)
+        return moment.timestamp()
+    except (ValueError, OverflowError):
+        shown = text if len(text) <= 40 else text[:37] + "..."   # text may come off the wire
+        raise ValueError(f"not an RFC 3339 time: {shown!r}") from None
