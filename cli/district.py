@@ -1,4 +1,4 @@
-"""`checkpoint district serve|records|devices|trace|publish`: the reference district side.
+"""`checkpoint district serve|records|devices|trace|publish|broker-acl`: the district side.
 
 The one place of the command line that reaches the district side; it imports `district`
 only inside the handlers, so the device's commands never load it.
@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from cli.common import UsageError, config_usage_error, emit
+from models.wire import ROOT
 
 DEFAULT_CONFIG = Path("config/district.toml")
 SUPERVISE_EVERY_S = 1.0
@@ -60,6 +61,21 @@ def register(subparsers) -> None:
                                 help="root public key to check the bundle with "
                                      "(default: [signing] root_key)")
     publish_parser.set_defaults(func=publish)
+    acl_parser = commands.add_parser(
+        "broker-acl", help="print the broker's access rules for these devices: the "
+                           "Mosquitto dynamic-security file (docs/broker.md)")
+    acl_parser.add_argument("devices", nargs="*", metavar="DEVICE",
+                            help="device id, the CN of the device's certificate (none: "
+                                 "receivers only, devices to be added live)")
+    acl_parser.add_argument("--root", default=ROOT, metavar="R",
+                            help="topic root shared with the devices")
+    acl_parser.add_argument("--receiver", action="append", metavar="NAME",
+                            help="CN of a receiver's certificate, 'district' or "
+                                 "'district-NAME'; repeat for several (without it: district)")
+    acl_parser.add_argument("--admin", metavar="NAME",
+                            help="CN allowed to change the rules live with mosquitto_ctrl "
+                                 "(without it: nobody)")
+    acl_parser.set_defaults(func=broker_acl)
     for command in (serve_parser, records_parser, devices_parser, trace_parser,
                     publish_parser):
         command.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="F",
@@ -217,3 +233,18 @@ def _roots(args, config) -> dict:
     except (OSError, ValueError) as exc:
         raise UsageError(f"district publish: root key {path}: {exc}") from None
     return {kid_of(key): key}
+
+
+def broker_acl(args) -> int:
+    """The dynamic-security JSON on stdout, for /etc/mosquitto/checkpoint/dynsec.json."""
+    import json
+
+    from district.broker_acl import BrokerAclError, dynsec_config
+
+    try:
+        receivers = {"receivers": args.receiver} if args.receiver else {}
+        rules = dynsec_config(args.devices, root=args.root, admin=args.admin, **receivers)
+    except BrokerAclError as exc:
+        raise UsageError(f"district broker-acl: {exc}") from None
+    sys.stdout.write(json.dumps(rules, indent=2) + "\n")
+    return 0

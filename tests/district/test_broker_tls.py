@@ -1,5 +1,7 @@
 """config/mosquitto/production.conf on a real Mosquitto, with certificates from
-scripts/make-test-ca.sh: who may connect, and what a device may write and read."""
+scripts/make-test-ca.sh and the dynamic-security rules of district/broker_acl.py: who may
+connect, and what a device may write and read (tests/district/test_broker_dynsec.py: the
+shared subscription, revocation, client ids, live changes)."""
 
 from __future__ import annotations
 
@@ -163,11 +165,16 @@ def test_a_device_reads_only_its_own_and_the_districts(broker, certs):
     district = Client(broker, identity(certs, "district"))
     other = Client(broker, identity(certs, OTHER))
     try:
-        other.subscribe(f"cp/v1/{DEVICE}/#", "cp/v1/+/records", f"cp/v1/{OTHER}/ack",
-                        "cp/v1/district/#")
-        for topic in (f"cp/v1/{DEVICE}/ack", f"cp/v1/{DEVICE}/config",
-                      f"cp/v1/{OTHER}/ack", "cp/v1/district/revocations"):
-            assert district.publish(topic, topic.encode()) == 0
+        # The broker refuses every filter but the device's own literal topics outright
+        # (dynamic-security checks at SUBSCRIBE time), wildcards over its own included.
+        assert other.subscribe(f"cp/v1/{DEVICE}/#", "cp/v1/+/records", f"cp/v1/{DEVICE}/ack",
+                               "cp/v1/district/#", f"cp/v1/{OTHER}/#") == [NOT_AUTHORIZED] * 5
+        assert other.subscribe(f"cp/v1/{OTHER}/ack", f"cp/v1/{OTHER}/config",
+                               "cp/v1/district/revocations") == [1, 1, 1]
+        # 0x10: accepted, "no matching subscribers": nobody holds a filter over DEVICE's.
+        for topic, puback in ((f"cp/v1/{DEVICE}/ack", 0x10), (f"cp/v1/{DEVICE}/config", 0x10),
+                              (f"cp/v1/{OTHER}/ack", 0), ("cp/v1/district/revocations", 0)):
+            assert district.publish(topic, topic.encode()) == puback, topic
         # In order from one publisher: when the last arrived, the others would have too.
         other.wait(lambda: len(other.messages) == 2)
     finally:

@@ -1,14 +1,19 @@
 """The production broker config, run for real: a test CA from scripts/make-test-ca.sh and
-config/mosquitto/production.conf with its paths and port rewritten for a temp folder."""
+config/mosquitto/production.conf with its paths and port rewritten for a temp folder, its
+dynamic-security file written by district.broker_acl for the test's certificates."""
 
 from __future__ import annotations
 
 import getpass
-import shutil
+import json
+import os
+import signal
 import subprocess
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
+from district.broker_acl import dynsec_config, is_district_name
 from tests.support.broker import Broker
 from tests.support.paths import REPO
 
@@ -17,10 +22,18 @@ PRODUCTION = REPO / "config" / "mosquitto"
 INSTALLED = "/etc/mosquitto/checkpoint/"
 
 
-def make_ca(folder: Path, *devices: str) -> Path:
-    subprocess.run([str(MAKE_CA), str(folder), *devices], check=True,
+def make_ca(folder: Path, *devices: str, receivers: Iterable[str] = ()) -> Path:
+    """Certificates for `devices` and for "district" plus `receivers`, and crl.pem."""
+    env = {**os.environ, "RECEIVERS": " ".join(("district", *receivers))}
+    subprocess.run([str(MAKE_CA), str(folder), *devices], check=True, env=env,
                    stdout=subprocess.DEVNULL)
     return folder
+
+
+def revoke(certs: Path, *names: str) -> None:
+    """Revoke the certificates of `names` and rewrite certs/crl.pem."""
+    subprocess.run([str(MAKE_CA), "--revoke", str(certs), *names], check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def identity(certs: Path, name: str) -> dict:
@@ -29,10 +42,29 @@ def identity(certs: Path, name: str) -> dict:
             "key": certs / f"{name}-key.pem"}
 
 
-def production_conf(port: int, folder: Path, certs: Path) -> str:
-    shutil.copy(PRODUCTION / "acl", certs / "acl")
+def client_names(certs: Path) -> list[str]:
+    """Every client certificate in `certs` (devices and receivers), sorted."""
+    return sorted(path.name.removesuffix("-key.pem") for path in certs.glob("*-key.pem")
+                  if path.name not in ("ca-key.pem", "server-key.pem"))
+
+
+def production_conf(port: int, folder: Path, certs: Path, *,
+                    devices: Iterable[str] | None = None,
+                    receivers: Iterable[str] | None = None, admin: str | None = None) -> str:
+    """production.conf for a broker in `folder`, and its folder/dynsec.json: by default
+    every certificate in `certs` is named, "district..." as receivers, the rest devices."""
+    names = client_names(certs)
+    if devices is None:
+        devices = [name for name in names if not is_district_name(name) and name != admin]
+    if receivers is None:
+        receivers = [name for name in names if is_district_name(name)]
+    dynsec = dynsec_config(devices, receivers, admin=admin)
+    (folder / "dynsec.json").write_text(json.dumps(dynsec, indent=2) + "\n")
     text = (PRODUCTION / "production.conf").read_text()
-    rewrites = {INSTALLED: f"{certs}/", "listener 8883": f"listener {port} 127.0.0.1",
+    rewrites = {f"plugin_opt_config_file {INSTALLED}dynsec.json":
+                f"plugin_opt_config_file {folder}/dynsec.json",
+                f"crlfile {INSTALLED}crl.pem": f"crlfile {certs}/crl.pem",
+                INSTALLED: f"{certs}/", "listener 8883": f"listener {port} 127.0.0.1",
                 "/var/lib/mosquitto/": f"{folder}/",
                 "log_dest syslog": f"log_dest file {folder}/mosquitto.log"}
     for old, new in rewrites.items():
@@ -43,9 +75,15 @@ def production_conf(port: int, folder: Path, certs: Path) -> str:
 
 
 class TlsBroker(Broker):
-    def __init__(self, folder: Path, certs: Path) -> None:
+    def __init__(self, folder: Path, certs: Path, **names) -> None:
+        """`names`: devices, receivers, admin, as production_conf takes them."""
         super().__init__(folder)
-        self.conf.write_text(production_conf(self.port, folder, certs))
+        self.certs = certs
+        self.conf.write_text(production_conf(self.port, folder, certs, **names))
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto rereads its config (and its CRL) without a restart."""
+        self.process.send_signal(signal.SIGHUP)
 
     @property
     def url(self) -> str:
@@ -55,7 +93,7 @@ class TlsBroker(Broker):
 class Client:
     """A paho MQTT 5 client with a certificate; records PUBACKs, SUBACKs and messages."""
 
-    def __init__(self, broker: TlsBroker, tls: dict) -> None:
+    def __init__(self, broker: TlsBroker, tls: dict, client_id: str = "") -> None:
         from paho.mqtt import client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
@@ -63,12 +101,14 @@ class Client:
         self.subacks: list = []
         self.messages: list[tuple[str, bytes, bool]] = []     # topic, payload, retained
         self.connected = False
+        self.disconnects: list[int] = []        # reason codes of the broker's DISCONNECTs
         self.event = threading.Condition()
         self._mqtt = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                                 protocol=mqtt.MQTTv5)
+                                 client_id=client_id, protocol=mqtt.MQTTv5)
         self._mqtt.tls_set(str(tls["ca"]), str(tls["cert"]), str(tls["key"]))
         self._mqtt.on_connect = lambda *_: self._notify(
             lambda: setattr(self, "connected", True))
+        self._mqtt.on_disconnect = self._on_disconnect
         self._mqtt.on_publish = self._on_publish
         self._mqtt.on_subscribe = self._on_subscribe
         self._mqtt.on_message = self._on_message
@@ -80,6 +120,12 @@ class Client:
         with self.event:
             action()
             self.event.notify_all()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        def lost() -> None:
+            self.connected = False
+            self.disconnects.append(reason_code.value)
+        self._notify(lost)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self._notify(lambda: self.pubacks.__setitem__(mid, reason_code))
@@ -111,3 +157,7 @@ class Client:
     def close(self) -> None:
         self._mqtt.disconnect()
         self._mqtt.loop_stop()
+
+    def stay_offline(self) -> None:
+        """No automatic reconnect: a connection the broker closed stays closed."""
+        self._mqtt.reconnect_delay_set(3600, 3600)
