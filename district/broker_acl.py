@@ -33,6 +33,8 @@ from models.wire import (
     ROOT,
     Topics,
     device_id_problem,
+    identity_problem,
+    is_district_identity,
     topic_root_problem,
 )
 
@@ -48,11 +50,6 @@ class BrokerAclError(ValueError):
     """A name or root that cannot go into the broker's rules; the message says why."""
 
 
-def is_district_name(name: str) -> bool:
-    """True for the names kept for the district's own identities."""
-    return name == DISTRICT or name.startswith(DISTRICT + "-")
-
-
 def dynsec_config(devices: Iterable[str], receivers: Iterable[str] = (DISTRICT,),
                   root: str = ROOT, admin: str | None = None) -> dict:
     """The dynamic-security plugin's config file (as a dict, for json.dumps)."""
@@ -62,19 +59,16 @@ def dynsec_config(devices: Iterable[str], receivers: Iterable[str] = (DISTRICT,)
     if not receivers:
         raise BrokerAclError("at least one receiver identity is needed")
     for name in receivers:
-        if problem := device_id_problem(name):
+        if problem := identity_problem(name):
             raise BrokerAclError(f"receiver {name!r}: {problem}")
-        if not is_district_name(name):
+        if not is_district_identity(name):
             raise BrokerAclError(f"receiver {name!r}: must be {DISTRICT!r} or "
                                  f"'{DISTRICT}-NAME'")
     for device in devices:
         if problem := device_id_problem(device):
             raise BrokerAclError(f"device id {device!r}: {problem}")
-        if is_district_name(device):
-            raise BrokerAclError(f"device id {device!r}: {DISTRICT!r} and "
-                                 f"'{DISTRICT}-...' are the district's own identities")
     if admin is not None:
-        if problem := device_id_problem(admin):
+        if problem := identity_problem(admin):
             raise BrokerAclError(f"admin {admin!r}: {problem}")
         if admin in devices or admin in receivers:
             raise BrokerAclError(f"admin {admin!r}: also named as a device or receiver")

@@ -37,10 +37,26 @@ def topic_root_problem(root: str) -> str | None:
     return None if ok else "allowed: topic levels without wildcards, e.g. cp/v1"
 
 
-def device_id_problem(device: str) -> str | None:
-    """A device id is one topic level: no wildcards, no separators."""
-    ok = _DEVICE_ID.fullmatch(device)
+def identity_problem(name: str) -> str | None:
+    """A broker identity (certificate CN) is one topic level: no wildcards, no separators."""
+    ok = isinstance(name, str) and _DEVICE_ID.fullmatch(name)
     return None if ok else "allowed: letters, digits, '-', '_', '.', at most 64 characters"
+
+
+def is_district_identity(name: str) -> bool:
+    """`district` and `district-NAME` are the district's own identities (receivers,
+    publisher); `district` is also the topic level of the bundles for every device."""
+    return name == RECEIVER_GROUP or name.startswith(RECEIVER_GROUP + "-")
+
+
+def device_id_problem(device: str) -> str | None:
+    """A device id is an identity that is not the district's: a device called `district`
+    would publish on the bundles' level, where no receiver looks for records."""
+    if problem := identity_problem(device):
+        return problem
+    if is_district_identity(device):
+        return f"{RECEIVER_GROUP!r} and '{RECEIVER_GROUP}-...' are the district's own names"
+    return None
 
 
 @dataclass(frozen=True)

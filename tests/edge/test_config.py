@@ -79,6 +79,15 @@ def test_device_id_must_be_a_topic_level():
                       "at most 64 characters"]
 
 
+@pytest.mark.parametrize("name", ["district", "district-2"])
+def test_device_id_may_not_be_the_districts(name):
+    # `district` is the bundles' topic level (no receiver reads records there) and the
+    # receivers' certificate names; a device so named would deliver into the void.
+    errors = errors_of(MINIMAL.replace("bj-cy-0001", name))
+    assert errors == [f"[device] id = {name!r}: 'district' and 'district-...' are the "
+                      "district's own names"]
+
+
 def test_broken_toml_and_missing_file(tmp_path):
     assert "not valid TOML" in errors_of("[device\n")[0]
     with pytest.raises(ConfigError, match="cannot read"):

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from district.broker_acl import dynsec_config, is_district_name
+from district.broker_acl import dynsec_config
+from models.wire import is_district_identity
 from tests.support.broker import Broker
 from tests.support.paths import REPO
 
@@ -55,9 +56,9 @@ def production_conf(port: int, folder: Path, certs: Path, *,
     every certificate in `certs` is named, "district..." as receivers, the rest devices."""
     names = client_names(certs)
     if devices is None:
-        devices = [name for name in names if not is_district_name(name) and name != admin]
+        devices = [name for name in names if not is_district_identity(name) and name != admin]
     if receivers is None:
-        receivers = [name for name in names if is_district_name(name)]
+        receivers = [name for name in names if is_district_identity(name)]
     dynsec = dynsec_config(devices, receivers, admin=admin)
     (folder / "dynsec.json").write_text(json.dumps(dynsec, indent=2) + "\n")
     text = (PRODUCTION / "production.conf").read_text()
