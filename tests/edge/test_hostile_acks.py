@@ -19,7 +19,7 @@ from district.receiver import Receiver
 from district.stores.sqlite import DistrictStore
 from edge.store import Store
 from models.wire import CONTENT_ZLIB, SCHEMA_ACK
-from tests.support.broker import raw_client
+from tests.support.broker import publisher, raw_client
 from tests.support.sync_device import DEVICE, decide, start_sync
 from tests.support.waiting import wait_for
 
@@ -30,17 +30,6 @@ ACK_TOPIC = f"cp/v1/{DEVICE}/ack"
 def device(tmp_path):
     with Store(tmp_path / "device.db") as store:
         yield store
-
-
-def publisher(broker):
-    from paho.mqtt import client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                         protocol=mqtt.MQTTv5)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    return client
 
 
 def forge(client, payload) -> None:

@@ -20,6 +20,7 @@ from edge.config import load_config
 from models.bundle import sign_bundle
 from models.keys import load_private_key
 from models.timefmt import rfc3339
+from tests.support.broker import publisher
 from tests.support.configs import with_mqtt
 from tests.support.independent_cp1 import unsupported_curve_spki
 from tests.support.paths import REPO
@@ -36,17 +37,6 @@ pass = "green"
 temperature_c = 36.5
 """
 DEEP = b"[" * 100_000 + b"]" * 100_000
-
-
-def publisher(broker):
-    from paho.mqtt import client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                         protocol=mqtt.MQTTv5)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    return client
 
 
 def publish(client, topic: str, payload: bytes, retain: bool = False) -> None:

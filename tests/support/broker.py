@@ -97,3 +97,15 @@ def raw_client(broker: Broker, topic: str, seen: list):
     client.loop_start()
     assert subscribed.wait(5), "raw client did not subscribe"
     return client
+
+
+def publisher(broker: Broker):
+    """A plain MQTT 5 client, connected and looping, for publishing what a test forges."""
+    from paho.mqtt import client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                         protocol=mqtt.MQTTv5)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    return client
