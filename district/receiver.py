@@ -7,6 +7,11 @@ acked like new rows. Status messages and last wills keep the device registry. A 
 seen with two stores at once (district/stores/sql.py says when) is logged once per newly
 flagged conflict, as `event=device_conflict`; its batches are committed and acked as usual.
 Callbacks run on paho's network thread; nothing raised there may end that thread.
+
+Every message is hostile until read: a batch or status is parsed at a bounded cost
+(district/validate.py: size, nesting), each record is checked into the exact types the
+store takes, and a bad record is rejected by name while its neighbours are committed. The
+store id is taken in its canonical form (lowercase, hyphenated), and the ack echoes that.
 """
 
 from __future__ import annotations
@@ -18,7 +23,16 @@ import uuid
 from urllib.parse import urlsplit
 
 from district.stores.sql import SqlStore
-from district.validate import BatchError, check_envelope, decode_payload, is_uuid
+from district.validate import (
+    MAX_STATUS_DEPTH,
+    MAX_STATUS_JSON,
+    BatchError,
+    canonical_store,
+    check_envelope,
+    decode_payload,
+    is_uuid,
+    read_json,
+)
 from models.wire import QOS, ROOT, SCHEMA_ACK, SCHEMA_STATUS, Topics
 from runtime import logs
 from runtime.mqtt import guarded, make_client, network_alive, port_of
@@ -105,13 +119,14 @@ class Receiver:
         except BatchError as exc:
             self._refuse(device, batch, exc)
             return
+        batch["store"] = canonical_store(batch["store"])
         before, known = self.storage.duplicates, len(self.storage.conflicts)
         accepted, rejected = self.storage.commit_batch(device, batch)
         for flagged, stores in self.storage.conflicts[known:]:
             logs.event("device_conflict", logging.WARNING, device=flagged, stores=stores)
         for item in rejected:
-            logs.event("record_rejected", logging.WARNING, device=device, seq=item["seq"],
-                       reason=item["reason"])
+            logs.event("record_rejected", logging.WARNING, device=device,
+                       seq=_seq_shown(item["seq"]), reason=item["reason"])
         self._ack(device, batch, accepted, rejected)
         self.batches += 1
         logs.event("batch_committed", device=device, batch=batch["batch"],
@@ -126,7 +141,8 @@ class Receiver:
         if batch and is_uuid(batch.get("store")) and isinstance(batch.get("records"), list):
             rejected = [{"seq": r.get("seq"), "reason": error.reason}
                         for r in batch["records"] if isinstance(r, dict)]
-            self._ack(device, batch, [], rejected)
+            self._ack(device, {**batch, "store": canonical_store(batch["store"])}, [],
+                      rejected)
 
     def _ack(self, device: str, batch: dict, accepted: list, rejected: list) -> None:
         named = [r for r in rejected if isinstance(r["seq"], int) and
@@ -139,11 +155,24 @@ class Receiver:
         if not payload:
             return      # a retained status being cleared
         try:
-            status = json.loads(payload)
-        except ValueError:
-            status = None
-        if not isinstance(status, dict) or status.get("schema") != SCHEMA_STATUS \
-                or status.get("device") != device:
-            logs.event("status_refused", logging.WARNING, device=device)
+            status = read_json(payload, MAX_STATUS_JSON, MAX_STATUS_DEPTH)
+        except BatchError as exc:
+            logs.event("status_refused", logging.WARNING, device=device, reason=exc.reason)
             return
-        self.storage.record_status(device, status)
+        if not isinstance(status, dict) or status.get("schema") != SCHEMA_STATUS:
+            reason = "unknown_schema"
+        elif status.get("device") != device:
+            reason = "device_mismatch"
+        else:
+            self.storage.record_status(device, status)
+            return
+        logs.event("status_refused", logging.WARNING, device=device, reason=reason)
+
+
+def _seq_shown(seq) -> str | int | None:
+    """A rejected record's seq for the log: an int as it is, anything else short and in
+    ASCII (it came off the wire)."""
+    if seq is None or isinstance(seq, int):
+        return seq
+    text = ascii(seq)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -88,16 +88,16 @@ class PgDistrictStore(SqlStore):
                     raise
                 attempt += 1
 
-    def _insert_rows(self, rows: list[dict]) -> set[tuple[int, str]]:
+    def _insert_rows(self, rows: list[dict]) -> list[bool]:
         """One pipelined round trip for the whole batch instead of one per record."""
         if not rows:
-            return set()
-        sql = (INSERT + " RETURNING seq, id").replace("?", "%s")
-        inserted = set()
+            return []
+        sql = (INSERT + " RETURNING seq").replace("?", "%s")
+        inserted = []
         with self._live().cursor() as cursor:
             cursor.executemany(sql, [tuple(row.values()) for row in rows], returning=True)
-            while True:
-                inserted.update(cursor.fetchall())
+            while True:     # one result per row, in order: a row, or none if held already
+                inserted.append(bool(cursor.fetchall()))
                 if not cursor.nextset():
                     return inserted
 
@@ -108,6 +108,21 @@ class PgDistrictStore(SqlStore):
     def _transaction(self) -> Iterator[None]:
         with self._live().transaction():
             yield
+
+    def _savepoint(self):
+        """A nested psycopg transaction is a savepoint; a failed rollback to it raises a
+        psycopg error that is not a DataError."""
+        return self._db.transaction()
+
+    def _data_error(self, exc: BaseException) -> bool:
+        """A value PostgreSQL refuses (DataError: out of range, NUL in text, bad encoding;
+        IntegrityError: a NOT NULL or CHECK constraint, since unique ones are ON CONFLICT
+        DO NOTHING) or one psycopg cannot send (a lone surrogate); never a lost
+        connection, a deadlock or a full disk (OperationalError)."""
+        errors = self._psycopg
+        if isinstance(exc, errors.DataError | errors.IntegrityError):
+            return not self._db.broken
+        return isinstance(exc, UnicodeEncodeError | OverflowError)
 
     def close(self) -> None:
         self._db.close()

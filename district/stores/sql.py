@@ -1,10 +1,16 @@
 """What every district store does, in SQL both SQLite and PostgreSQL accept.
 
 A batch is committed in one transaction and idempotently: a record already held (same
-id at the same device, store and seq) counts as accepted again, because its first ack
-may have been lost; a different record claiming a taken id or seq is a conflict.
-A backend supplies the connection: `_execute`, `_transaction`, `close`, and its
-placeholder; queries here are written with `?`.
+id at the same device, store and seq, and the same content in every wire field) counts as
+accepted again, because its first ack may have been lost; a different record claiming a
+taken id or seq, or the same id and seq with other content, is a conflict (logged, as
+`event=record_conflict`, with the fields that differ). Store ids are kept and compared in
+one form, `str(uuid.UUID(store))`. Values reach the store only in the types its columns
+take (district/validate.py); should it refuse one all the same, only that record is
+rejected (`store_refused`) and its neighbours are committed.
+A backend supplies the connection: `_execute`, `_transaction`, `_savepoint`, `close`,
+its placeholder, and `_data_error` (which failures are a refused value); queries here are
+written with `?`.
 
 Two stores at once. A device's store id changes when its database is recreated, and the
 old store never sends again: that is a replacement. A store counts as live from its first
@@ -24,13 +30,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from district.validate import record_problem
+from district.validate import canonical_store, record_problem
 from models.records import FIELD_TYPES, OPTIONAL_FIELDS
 from models.timefmt import parse_rfc3339, rfc3339
+from runtime import logs
 
 FIELDS = tuple(FIELD_TYPES)     # every wire field, the optional ones included
 # Columns every backend creates; `ts_s` is `ts` as epoch seconds, for time windows.
@@ -75,6 +83,16 @@ class SqlStore:
     def _transaction(self) -> contextlib.AbstractContextManager:
         raise NotImplementedError
 
+    def _savepoint(self) -> contextlib.AbstractContextManager:
+        """A savepoint inside the open transaction, rolled back to on an exception; if that
+        rollback fails, an error that is not a data error."""
+        raise NotImplementedError
+
+    def _data_error(self, exc: BaseException) -> bool:
+        """Did the store refuse a value of one row, rather than fail as a whole (full
+        disk, lost connection, lock timeout)?"""
+        raise NotImplementedError
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -84,28 +102,50 @@ class SqlStore:
         return self._execute(sql.replace("?", self.placeholder), params)
 
     def commit_batch(self, device: str, batch: dict) -> tuple[list[list[int]], list[dict]]:
-        """Store a batch's valid records; returns (accepted seq ranges, rejected records)."""
+        """Store a batch's valid records; returns (accepted seq ranges, rejected records).
+
+        Validation (district/validate.py) admits only values both stores take, so the batch
+        goes in one transaction. Should the store still refuse a row (a data error, which a
+        gap in validation would cause), the batch is done again record by record, each in
+        its own savepoint, and only the rows refused again are rejected, as
+        `store_refused`. Any other failure (a full disk, a lost server) raises: nothing is
+        acked and the device resends.
+        """
+        store = canonical_store(batch["store"])
         records = batch["records"]
         problems = [record_problem(record) for record in records]
         received = rfc3339(time.time())
-        rows = [self._row(device, batch, record, received)
-                for record, problem in zip(records, problems, strict=True) if problem is None]
-        with self._transaction():
-            inserted = self._insert_rows(rows)
-            waiting = [row["seq"] for row in rows if (row["seq"], row["id"]) not in inserted]
-            held = self._held_ids(device, batch["store"], waiting) if waiting else {}
-            conflict = self._note_store(device, batch["store"], received)
+        rows: dict[int, dict] = {}
+        refused: dict[int, BaseException] = {}     # index -> why the store cannot take it
+        for index, (record, problem) in enumerate(zip(records, problems, strict=True)):
+            if problem is None:
+                try:
+                    rows[index] = self._row(device, store, batch["batch"], record, received)
+                except (ValueError, TypeError, KeyError, OverflowError) as exc:
+                    refused[index] = exc    # only if validation let a bad value through
+        try:
+            with self._transaction():
+                done = self._commit_rows(device, store, rows, received, refused, False)
+        except Exception as exc:
+            if not self._data_error(exc):
+                raise
+            logs.event("batch_store_refused", logging.WARNING, device=device, store=store,
+                       error=_error(exc), then="record by record")
+            with self._transaction():
+                done = self._commit_rows(device, store, rows, received, refused, True)
+        inserted, held, conflict = done
         if conflict:
             self.conflicts.append((device, conflict))
         accepted: list[int] = []
         rejected: list[dict] = []
-        for record, problem in zip(records, problems, strict=True):
-            if problem is None:
-                key = (record["seq"], record["id"])
-                if key not in inserted and held.get(record["seq"]) == record["id"]:
-                    self.duplicates += 1    # delivered before; its ack was lost
-                elif key not in inserted:
-                    problem = "conflict"
+        for index, (record, problem) in enumerate(zip(records, problems, strict=True)):
+            if index in refused:
+                problem = "store_refused"
+                logs.event("store_refused", logging.WARNING, device=device, store=store,
+                           seq=ascii(record.get("seq")), error=_error(refused[index]))
+            elif problem is None and index not in inserted:
+                problem = self._duplicate_or_conflict(device, store, rows[index],
+                                                      held.get(record["seq"]))
             if problem:
                 seq = record.get("seq") if isinstance(record, dict) else None
                 rejected.append({"seq": seq, "reason": problem})
@@ -113,28 +153,76 @@ class SqlStore:
                 accepted.append(record["seq"])
         return seq_ranges(accepted), rejected
 
+    def _commit_rows(self, device: str, store: str, rows: dict[int, dict], received: str,
+                     refused: dict[int, BaseException], one_by_one: bool):
+        """Inside the batch's transaction: insert the rows, all at once or one by one (then
+        noting in `refused` each row the store refuses), read what is held at the seqs of
+        those not inserted, count the batch in device_stores. Returns (indexes inserted,
+        {seq: held wire fields}, stores newly at once or None)."""
+        if one_by_one:
+            inserted = self._insert_each(rows, refused)
+        else:
+            flags = self._insert_rows(list(rows.values()))
+            inserted = {index for index, new in zip(rows, flags, strict=True) if new}
+        waiting = [row["seq"] for index, row in rows.items()
+                   if index not in inserted and index not in refused]
+        held = self._held_rows(device, store, waiting) if waiting else {}
+        return inserted, held, self._note_store(device, store, received)
+
     @staticmethod
-    def _row(device: str, batch: dict, record: dict, received: str) -> dict:
-        """The record as a row, keys in COLUMNS order whatever order the JSON had."""
+    def _row(device: str, store: str, batch_id: str, record: dict, received: str) -> dict:
+        """The record as a row, keys in COLUMNS order whatever order the JSON had; values of
+        the exact types the columns take (temperature_c a float, even if sent as an int)."""
+        temperature = record["temperature_c"]
         full = {**record, "reasons": json.dumps(record["reasons"]), "device": device,
-                "store": batch["store"], "ts_s": parse_rfc3339(record["ts"]),
-                "batch": batch["batch"], "received": received}
+                "store": store, "ts_s": parse_rfc3339(record["ts"]), "batch": batch_id,
+                "received": received,
+                "temperature_c": None if temperature is None else float(temperature)}
         return {name: full.get(name) for name in COLUMNS}
 
-    def _insert_rows(self, rows: list[dict]) -> set[tuple[int, str]]:
-        """Insert what is not held yet; the (seq, id) of each row inserted now."""
+    def _insert_rows(self, rows: list[dict]) -> list[bool]:
+        """Insert what is not held yet; for each row, whether it was inserted now."""
+        return [bool(self._run(INSERT, tuple(row.values())).rowcount) for row in rows]
+
+    def _insert_each(self, rows: dict[int, dict], refused: dict[int, BaseException]) -> set[int]:
+        """Insert row by row, each in a savepoint; a row the store refuses with a data error
+        goes into `refused` (index -> error) and the others stay. The indexes inserted."""
         inserted = set()
-        for row in rows:
-            if self._run(INSERT, tuple(row.values())).rowcount:
-                inserted.add((row["seq"], row["id"]))
+        for index, row in rows.items():
+            try:
+                with self._savepoint():
+                    if self._run(INSERT, tuple(row.values())).rowcount:
+                        inserted.add(index)
+            except Exception as exc:
+                if not self._data_error(exc):
+                    raise
+                refused[index] = exc
         return inserted
 
-    def _held_ids(self, device: str, store: str, seqs: list[int]) -> dict[int, str]:
-        """{seq: id} of the records already held at these seqs of one device's store."""
-        found = self._run("SELECT seq, id FROM records WHERE device = ? AND store = ? "
-                          f"AND seq IN ({', '.join('?' for _ in seqs)})",
+    def _held_rows(self, device: str, store: str, seqs: list[int]) -> dict[int, dict]:
+        """{seq: wire fields} of the records already held at these seqs of one device's
+        store."""
+        found = self._run(f"SELECT {', '.join(FIELDS)} FROM records WHERE device = ? "
+                          f"AND store = ? AND seq IN ({', '.join('?' for _ in seqs)})",
                           (device, store, *seqs)).fetchall()
-        return dict(found)
+        return {data["seq"]: data for data in (dict(zip(FIELDS, row, strict=True))
+                                               for row in found)}
+
+    def _duplicate_or_conflict(self, device: str, store: str, row: dict,
+                               held: dict | None) -> str | None:
+        """None for a record held already with the same content (a resend whose ack was
+        lost: counted in `duplicates`), else "conflict": another record holds its id or its
+        seq, or this id and seq were held with other content. A conflict is logged, naming
+        the fields that differ."""
+        differ = ["id"] if held is None or held["id"] != row["id"] else [
+            name for name in FIELDS if held[name] != row[name]      # 1 == True, for SQLite
+            and _wire_value(name, held[name]) != _wire_value(name, row[name])]
+        if not differ:
+            self.duplicates += 1
+            return None
+        logs.event("record_conflict", logging.WARNING, device=device, store=store,
+                   seq=row["seq"], id=row["id"], differ=differ)
+        return "conflict"
 
     def _note_store(self, device: str, store: str, received: str) -> list[str] | None:
         """Count a batch of `store` in device_stores; the stores it newly reveals at once
@@ -236,6 +324,20 @@ class SqlStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _wire_value(name: str, value):
+    """A stored or incoming column value as the wire has it, for comparing the two."""
+    if name == "reasons":
+        return json.loads(value) if isinstance(value, str) else value
+    if name == "clock_synced":
+        return bool(value)      # SQLite keeps 0 / 1
+    return value
+
+
+def _error(exc: BaseException) -> str:
+    """An exception for a log line: its type and the start of its message, in ASCII."""
+    return ascii(f"{type(exc).__name__}: {exc}")[1:-1][:200]
 
 
 def seq_ranges(seqs: list[int]) -> list[list[int]]:

@@ -6,7 +6,9 @@ One file, WAL, `synchronous=FULL`: an ack promises the row is on disk. The share
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from district.stores.sql import DEVICE_STORES, FIELDS, DistrictStoreError, SqlStore, added_columns
@@ -29,6 +31,11 @@ CREATE TABLE IF NOT EXISTS devices (
     last_seen TEXT NOT NULL, flag TEXT, flag_stores TEXT
 );
 """ + DEVICE_STORES + ";\n"
+# Result codes of SQLite refusing one row's values: too big, a constraint, a datatype
+# mismatch, a parameter out of range. Every other code is the store failing as a whole
+# (busy or locked, I/O, full, corrupt, read-only, out of memory, a statement wrong for any
+# row): a batch meeting one stays unacked, to be resent.
+ROW_REFUSALS = {18, 19, 20, 25}     # SQLITE_TOOBIG, _CONSTRAINT, _MISMATCH, _RANGE
 
 
 class DistrictStore(SqlStore):
@@ -64,5 +71,35 @@ class DistrictStore(SqlStore):
     def _transaction(self):
         return sqlite.transaction(self._db)
 
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        self._db.execute("SAVEPOINT cp_record")
+        try:
+            yield
+        except BaseException as exc:
+            if not self._db.in_transaction:     # SQLite rolled it all back (a full disk)
+                raise
+            try:
+                self._db.execute("ROLLBACK TO cp_record")
+                self._db.execute("RELEASE cp_record")
+            except sqlite3.Error as failed:
+                raise SavepointLost(str(failed)) from exc
+            raise
+        self._db.execute("RELEASE cp_record")
+
+    def _data_error(self, exc: BaseException) -> bool:
+        """A value the sqlite3 module cannot bind (an int beyond 64 bits, a lone surrogate,
+        a type without an SQLite type) or one SQLite refuses for the row (ROW_REFUSALS);
+        never a failure of the file or the connection."""
+        if isinstance(exc, OverflowError | UnicodeEncodeError):
+            return True
+        if isinstance(exc, sqlite3.InterfaceError | sqlite3.ProgrammingError):
+            return str(exc).startswith("Error binding parameter")
+        return isinstance(exc, sqlite3.Error) and sqlite.errorcode(exc) in ROW_REFUSALS
+
     def close(self) -> None:
         self._db.close()
+
+
+class SavepointLost(Exception):
+    """Rolling back to a record's savepoint failed: the batch's transaction is not sound."""

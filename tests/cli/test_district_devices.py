@@ -9,7 +9,7 @@ import uuid
 
 from district.stores.sqlite import DistrictStore
 from tests.support.paths import CHECKPOINT, REPO
-from tests.support.wire import wire_batch, wire_record
+from tests.support.wire import record_id, wire_batch, wire_record
 
 
 def devices(config, *extra) -> tuple[int, list[dict], str]:
@@ -24,8 +24,9 @@ def test_a_cloned_device_is_listed_with_its_flag_until_cleared(tmp_path):
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     with DistrictStore(tmp_path / "district.db") as store:
         for seq, which in enumerate((first, second, first), start=1):   # interleaved
-            store.commit_batch("dev-1", wire_batch(wire_record(seq, id=f"r{seq}"), store=which))
-        store.commit_batch("dev-2", wire_batch(wire_record(1, id="other"), device="dev-2"))
+            store.commit_batch("dev-1", wire_batch(wire_record(seq), store=which))
+        store.commit_batch("dev-2", wire_batch(wire_record(1, id=record_id(99)), device="dev-2"))
+        assert store.count() == 4
         store.record_status("dev-2", {"schema": "checkpoint.status/1", "device": "dev-2",
                                       "online": True})
     code, rows, _ = devices(config)

@@ -19,7 +19,8 @@ A, B = str(uuid.uuid4()), str(uuid.uuid4())
 
 
 def batch(store: str, seq: int) -> bytes:
-    return json.dumps(wire_batch(wire_record(seq, id=f"{store}-{seq}"), store=store,
+    return json.dumps(wire_batch(wire_record(seq, id=str(uuid.uuid5(uuid.UUID(store), str(seq)))),
+                                 store=store,
                                  device=DEVICE)).encode()
 
 

@@ -4,16 +4,17 @@ PostgreSQL server started for the session. Every test here runs against both."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 
 import pytest
 
-from district.stores import open_store
+from district.stores import open_store, sql
 from district.stores.sql import DistrictStoreError
 from models.timefmt import parse_rfc3339
 from tests.support.postgres import district_store_url, pg_server  # noqa: F401 - fixtures
-from tests.support.wire import STORE
+from tests.support.wire import STORE, record_id
 from tests.support.wire import wire_batch as batch
 from tests.support.wire import wire_record as record
 
@@ -40,28 +41,29 @@ def test_commit_is_idempotent_and_duplicates_are_acked(store):
 
 def test_conflicts_are_rejected_and_nothing_else_changes(store):
     store.commit_batch("dev-1", batch(record(1), record(2)))
-    clash = store.commit_batch("dev-1", batch(record(5, id="0190-1"), record(2, id="other"),
-                                              record(6)))
+    clash = store.commit_batch("dev-1", batch(record(5, id=record_id(1)),
+                                              record(2, id=record_id(99)), record(6)))
     assert clash == ([[6, 6]], [{"seq": 5, "reason": "conflict"},
                                 {"seq": 2, "reason": "conflict"}])
-    assert [r["id"] for r in store.records()] == ["0190-1", "0190-2", "0190-6"]
+    assert [r["id"] for r in store.records()] == [record_id(1), record_id(2), record_id(6)]
 
 
 def test_unique_per_device_and_store(store):
     store.commit_batch("dev-1", batch(record(1)))
-    assert store.commit_batch("dev-1", batch(record(1, id="new-store"),
+    assert store.commit_batch("dev-1", batch(record(1, id=str(uuid.uuid4())),
                                              store=str(uuid.uuid4()))) == ([[1, 1]], [])
-    assert store.commit_batch("dev-2", batch(record(1, id="dev-2"))) == ([[1, 1]], [])
+    assert store.commit_batch("dev-2", batch(record(1, id=str(uuid.uuid4())))) == (
+        [[1, 1]], [])
     assert store.count() == 3
 
 
 def test_invalid_records_are_named_and_the_rest_kept(store):
     accepted, rejected = store.commit_batch("dev-1", batch(
         record(1), record(2, decision="maybe"), record(3, note="a\x00b"),
-        record(2**63, id="huge"), record(4, temperature_c=float("nan")), record(5)))
+        record(2**63), record(4, temperature_c=float("nan")), record(5)))
     assert accepted == [[1, 1], [5, 5]]
-    assert [r["reason"] for r in rejected] == ["unknown_decision", "bad_type", "bad_seq",
-                                               "bad_type"]
+    assert [r["reason"] for r in rejected] == ["unknown_decision", "bad_text", "bad_seq",
+                                               "bad_number"]
 
 
 def test_records_round_trip_every_field(store):
@@ -122,7 +124,7 @@ def test_visits_and_gate_windows(store):
 def test_concurrent_writers_store_each_record_once(store_url):
     """Two receivers committing overlapping batches at the same time, own connections."""
     stores = [open_store(store_url) for _ in range(2)]
-    records = [record(seq, id=f"id-{seq}") for seq in range(1, 301)]
+    records = [record(seq) for seq in range(1, 301)]
     chunks = [records[start:start + 25] for start in range(0, 300, 20)]    # overlapping
 
     def commit(mine, order):
@@ -196,9 +198,13 @@ A, B, C = (str(uuid.UUID(int=n)) for n in (0xA, 0xB, 0xC))
 
 def send(store, device: str, *stores_and_seqs) -> list:
     """Commit one batch per (store, seq); the accepted ranges of each."""
-    return [store.commit_batch(device, {**batch(record(seq, id=f"{device}-{seq}"), store=s),
-                                        "device": device})[0]
+    return [store.commit_batch(device, {**batch(record(seq, id=device_record_id(device, seq)),
+                                              store=s), "device": device})[0]
             for s, seq in stores_and_seqs]
+
+
+def device_record_id(device: str, seq: int) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{device}.{seq}"))
 
 
 def flags(store) -> dict:
@@ -292,3 +298,100 @@ def test_a_registry_from_before_flags_is_upgraded(store_url):
         send(store, "dev-1", (A, 1), (B, 2), (A, 3))
         assert flags(store) == {"dev-1": ("two_stores", {A, B})}
         assert store.devices()[0]["status"] == {"online": True}
+
+
+# -- hostile records, conflicts and store ids ------------------------------------------------
+
+SURROGATE = json.loads('"\\ud800"')     # json.loads takes the escape of a lone surrogate
+TEXT_FIELDS = ("id", "ts", "gate", "decision", "pass_format", "issuer", "kid", "subject",
+               "color", "pass_exp", "tested_at", "operator", "note", "card", "card_kind")
+
+
+@pytest.fixture
+def checkpoint_log():
+    """The `checkpoint` log lines of the test (runtime.logs may have stopped propagation)."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda entry: lines.append(entry.getMessage())
+    logger = logging.getLogger("checkpoint")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield lines
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_hostile_records_are_rejected_by_name_and_their_neighbours_committed(store):
+    hostile = [record(2, temperature_c=2**63), record(3, temperature_c=-(2**70)),
+               *(record(seq, **{name: "x" + SURROGATE})
+                 for seq, name in enumerate(TEXT_FIELDS, start=10))]
+    accepted, rejected = store.commit_batch("dev-1", batch(record(1), *hostile, record(100),
+                                                           record(101)))
+    assert accepted == [[1, 1], [100, 101]]
+    assert rejected == [{"seq": 2, "reason": "bad_number"}, {"seq": 3, "reason": "bad_number"},
+                        *({"seq": seq, "reason": "bad_text"}
+                          for seq in range(10, 10 + len(TEXT_FIELDS)))]
+    assert [r["seq"] for r in store.records()] == [1, 100, 101]
+
+
+def test_the_same_id_and_seq_with_other_content_is_a_conflict(store, checkpoint_log):
+    sent = record(1, note="first")
+    store.commit_batch("dev-1", batch(sent, record(2)))
+    changed = [{**sent, "note": "edited"}, {**sent, "temperature_c": 36.6},
+               {**sent, "reasons": []}, {**sent, "clock_synced": False},
+               {**sent, "ts": "2026-11-29T03:01:05.124Z"}, {**sent, "card": "9f" * 16}]
+    for other in changed:
+        assert store.commit_batch("dev-1", batch(other)) == (
+            [], [{"seq": 1, "reason": "conflict"}])
+    assert store.duplicates == 0
+    assert [(r["seq"], r["note"], r["temperature_c"]) for r in store.records()] == [
+        (1, "first", 38.1), (2, None, 38.1)]
+    logged = [line for line in checkpoint_log if "event=record_conflict" in line]
+    assert len(logged) == len(changed)
+    assert f"seq=1 id={sent['id']} differ=note" in logged[0]
+
+
+def test_an_identical_resend_is_a_duplicate(store):
+    first = [record(1, card="9f" * 16, card_kind="cnid", temperature_c=37),
+             record(2, pass_exp="2026-11-29T03:09:05.000Z", note="张*明 visitor", reasons=[])]
+    assert store.commit_batch("dev-1", batch(*first)) == ([[1, 2]], [])
+    shuffled = dict(reversed(list(first[1].items())))
+    assert store.commit_batch("dev-1", batch(first[0], shuffled, record(3))) == (
+        [[1, 3]], [])
+    assert store.duplicates == 2
+    twice = store.commit_batch("dev-1", batch(record(4), record(4), {**record(4), "note": "x"}))
+    assert twice == ([[4, 4]], [{"seq": 4, "reason": "conflict"}])
+    assert store.count() == 4
+
+
+def test_an_upper_case_store_id_is_the_same_store(store):
+    assert store.commit_batch("dev-1", batch(record(1), store=STORE.upper())) == (
+        [[1, 1]], [])
+    assert store.commit_batch("dev-1", batch(record(1), record(2), store=STORE)) == (
+        [[1, 2]], [])
+    braced = "{" + STORE.upper() + "}"
+    assert store.commit_batch("dev-1", batch(record(2), record(3), store=braced)) == (
+        [[2, 3]], [])
+    assert store.duplicates == 2
+    assert {r["store"] for r in store.records()} == {STORE}
+    assert [(s["store"], s["batches"]) for s in store.stores_of("dev-1")] == [(STORE, 3)]
+    assert store.devices() == [] and store.conflicts == []     # one store, not two
+
+
+def test_a_value_the_store_still_refuses_costs_only_its_own_record(store, monkeypatch,
+                                                                    checkpoint_log):
+    """Defence in depth: were validation to let a bad value through (here it lets all
+    through), the store's refusal rejects that record alone and the rest are committed."""
+    monkeypatch.setattr(sql, "record_problem", lambda record: None)
+    accepted, rejected = store.commit_batch("dev-1", batch(
+        record(1), record(2**64), record(3, note="x" + SURROGATE), record(4),
+        record(6, ts="yesterday")))
+    assert accepted == [[1, 1], [4, 4]]
+    assert rejected == [{"seq": 2**64, "reason": "store_refused"},
+                        {"seq": 3, "reason": "store_refused"},
+                        {"seq": 6, "reason": "store_refused"}]
+    assert [r["seq"] for r in store.records()] == [1, 4]
+    assert sum("event=store_refused" in line for line in checkpoint_log) == 3
+    assert store.commit_batch("dev-1", batch(record(4), record(5))) == ([[4, 5]], [])
+    assert store.duplicates == 1
