@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import time
 import uuid
@@ -233,11 +234,13 @@ def _row_to_dict(row: tuple) -> dict[str, Any]:
 
 
 def _storable(value):
-    """Text as SQLite (and the district) can hold it: a lone surrogate, which Python text
-    may carry (a guard's note, a pass field) but UTF-8 cannot, becomes U+FFFD, so the
-    record is kept rather than lost to an encoding error."""
+    """A value as SQLite and the district can hold it, so the record is kept rather than
+    lost to an encoding error: a lone surrogate, which Python text may carry (a guard's
+    note, a pass field) but UTF-8 cannot, becomes U+FFFD; a NaN or infinite number, null."""
     if isinstance(value, str) and not valid_text(value):
         return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None     # not JSON: the district would refuse the whole batch
     if isinstance(value, list):
         return [_storable(item) for item in value]
     return value
