@@ -37,6 +37,8 @@ from models.wire import QOS, ROOT, SCHEMA_ACK, SCHEMA_STATUS, Topics
 from runtime import logs
 from runtime.mqtt import guarded, make_client, network_alive, port_of
 
+LOGGED_REJECTIONS = 20      # per batch; the rest are counted in one line
+
 
 class Receiver:
     def __init__(self, mqtt_url: str, storage: SqlStore, *, root: str = ROOT,
@@ -124,9 +126,12 @@ class Receiver:
         accepted, rejected = self.storage.commit_batch(device, batch)
         for flagged, stores in self.storage.conflicts[known:]:
             logs.event("device_conflict", logging.WARNING, device=flagged, stores=stores)
-        for item in rejected:
+        for item in rejected[:LOGGED_REJECTIONS]:
             logs.event("record_rejected", logging.WARNING, device=device,
                        seq=_seq_shown(item["seq"]), reason=item["reason"])
+        if len(rejected) > LOGGED_REJECTIONS:
+            logs.event("records_rejected_unlogged", logging.WARNING, device=device,
+                       batch=batch["batch"], count=len(rejected) - LOGGED_REJECTIONS)
         self._ack(device, batch, accepted, rejected)
         self.batches += 1
         logs.event("batch_committed", device=device, batch=batch["batch"],
@@ -138,7 +143,8 @@ class Receiver:
         self.refused.append((device, error.reason))
         logs.event("batch_refused", logging.WARNING, device=device, reason=error.reason,
                    detail=str(error))
-        if batch and is_uuid(batch.get("store")) and isinstance(batch.get("records"), list):
+        if batch and is_uuid(batch.get("store")) and isinstance(batch.get("records"), list) \
+                and error.reason != "too_many_records":   # no ack naming 10^5 seqs
             rejected = [{"seq": r.get("seq"), "reason": error.reason}
                         for r in batch["records"] if isinstance(r, dict)]
             self._ack(device, {**batch, "store": canonical_store(batch["store"])}, [],

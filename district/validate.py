@@ -22,7 +22,6 @@ from models.records import FIELD_TYPES, FIELDS
 from models.safejson import JsonRefused, loads, valid_text
 from models.wire import CONTENT_JSON, CONTENT_ZLIB, SCHEMA_BATCH
 
-MAX_INFLATED = 16 * 1024 * 1024     # a zlib batch may not inflate beyond this: bombs
 # The batch JSON, plain or inflated. A device's batch is at most 200 records or about
 # 64 KiB of JSON (edge/outbox.py), except that a single record bigger than that goes alone;
 # with every text at its bound below (a note of 60,000 characters, each up to 6 bytes as a
@@ -32,6 +31,11 @@ MAX_BATCH_JSON = 1024 * 1024
 # batch -> records -> record -> reasons is 4 levels; room for an extension, and a
 # 10^5-deep list is refused before any code walks it.
 MAX_BATCH_DEPTH = 8
+# A zlib batch is inflated no further than the JSON it may hold: a bomb costs 1 MiB.
+MAX_INFLATED = MAX_BATCH_JSON
+# A device's batch holds at most 200 records (edge/outbox.py). 1 MiB of JSON could carry
+# 10^5 empty ones, each judged, logged and named in the ack: refused as a whole instead.
+MAX_BATCH_RECORDS = 1000
 # A status (PROTOCOL.md section 5) is a flat object of about 1 KiB whose camera, thermal
 # and reader fields are small objects: 64 KiB and 8 levels are far above it.
 MAX_STATUS_JSON = 64 * 1024
@@ -74,10 +78,10 @@ def decode_payload(payload: bytes, content_type: str | None) -> dict:
     if content_type == CONTENT_ZLIB:
         inflater = zlib.decompressobj()
         try:
-            payload = inflater.decompress(payload, MAX_INFLATED)
+            payload = inflater.decompress(payload, MAX_INFLATED + 1)
         except zlib.error as exc:
             raise BatchError("bad_compression", str(exc)) from None
-        if inflater.unconsumed_tail:
+        if inflater.unconsumed_tail or len(payload) > MAX_INFLATED:
             raise BatchError("too_large", f"inflates beyond {MAX_INFLATED} bytes")
     elif content_type not in (None, CONTENT_JSON):
         raise BatchError("unknown_content_type", str(content_type)[:80])
@@ -109,6 +113,9 @@ def check_envelope(batch: dict, device: str) -> None:
         raise BatchError("bad_batch_id", _shown(batch.get("batch")))
     if not isinstance(batch.get("records"), list):
         raise BatchError("bad_records", "records is not a list")
+    if len(batch["records"]) > MAX_BATCH_RECORDS:
+        raise BatchError("too_many_records",
+                         f"{len(batch['records'])} records, at most {MAX_BATCH_RECORDS}")
 
 
 def _shown(value) -> str:

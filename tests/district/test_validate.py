@@ -217,6 +217,15 @@ def test_payloads_are_read_at_a_bounded_cost():
         assert caught.value.reason == reason, payload[:20]
 
 
+def test_a_batch_of_more_records_than_any_device_sends_is_refused_whole():
+    bomb = zlib.compress(json.dumps({**batch(), "records": [{}] * 100_000}).encode())
+    assert len(bomb) < 2048         # 10^5 records to judge, log and ack, in 2 KiB
+    with pytest.raises(BatchError) as caught:
+        check_envelope(decode_payload(bomb, "application/json+zlib"), "dev-1")
+    assert caught.value.reason == "too_many_records"
+    check_envelope(batch(*[record(seq) for seq in range(1, 1001)]), "dev-1")   # 1000: fine
+
+
 def test_the_envelope_names_a_batch_id_no_store_can_take():
     for bad in (SURROGATE, "b\x00", "b" * 65, "", 7):
         with pytest.raises(BatchError) as caught:
