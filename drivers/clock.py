@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import time
 
 _TIME_ERROR = 5  # adjtimex() state when the kernel clock is not NTP-synchronised
+
+
+@functools.cache
+def _libc():
+    """libc, found once: find_library runs ldconfig (milliseconds), and synced() is asked
+    for every decision and every bundle judged."""
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 class SystemClock:
@@ -19,7 +27,7 @@ class SystemClock:
     def synced(self) -> bool:
         """True when the kernel reports the clock as synchronised (adjtimex, as chrony sets it)."""
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            libc = _libc()
             timex = ctypes.create_string_buffer(512)  # struct timex, zeroed: modes = 0, read only
             state = libc.adjtimex(timex)
         except (OSError, AttributeError):

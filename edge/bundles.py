@@ -74,7 +74,11 @@ class Bundles:
         for topic, payload in waiting.items():
             if self.worker.stopping.is_set():
                 return
-            self.apply(topic, payload)
+            try:
+                self.apply(topic, payload)
+            except Exception as exc:    # a bug on one topic must not drop the others
+                self.refused += 1
+                logs.event("bundle_failed", logging.ERROR, topic=topic, error=repr(exc)[:200])
 
     def apply(self, topic: str, payload: bytes) -> bool:
         """Judge one bundle; True when it is now in force (or already was)."""

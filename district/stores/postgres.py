@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from district.stores.sql import (
     DEVICE_STORES,
+    DEVICE_STORES_INDEX,
     FIELDS,
     INSERT,
     DistrictStoreError,
@@ -36,6 +37,7 @@ SCHEMA = [
         device TEXT PRIMARY KEY, online BOOLEAN NOT NULL, status TEXT NOT NULL,
         last_seen TEXT NOT NULL, flag TEXT, flag_stores TEXT)""",
     DEVICE_STORES,
+    DEVICE_STORES_INDEX,
 ]
 DEADLOCK_RETRIES = 3
 # Several receivers starting at once must not race on CREATE TABLE IF NOT EXISTS.

@@ -50,6 +50,8 @@ DEVICE_STORES = """CREATE TABLE IF NOT EXISTS device_stores (
     device TEXT NOT NULL, store TEXT NOT NULL, first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL, batches BIGINT NOT NULL, last_order BIGINT NOT NULL,
     PRIMARY KEY (device, store))"""
+DEVICE_STORES_INDEX = ("CREATE INDEX IF NOT EXISTS device_stores_order "
+                       "ON device_stores (device, last_order)")
 FLAG_TWO_STORES = "two_stores"
 # TEXT columns added to a table after its first release, by table.
 ADDED_COLUMNS = {"records": OPTIONAL_FIELDS, "devices": ("flag", "flag_stores")}
@@ -227,17 +229,22 @@ class SqlStore:
     def _note_store(self, device: str, store: str, received: str) -> list[str] | None:
         """Count a batch of `store` in device_stores; the stores it newly reveals at once
         with it (itself first, then the others by first batch), or None."""
-        known = self._run("SELECT store, last_order FROM device_stores WHERE device = ? "
-                          "ORDER BY first_seen, store", (device,)).fetchall()
-        orders = dict(known)
+        # Index lookups only (DEVICE_STORES_INDEX): a device that keeps sending from new
+        # store ids must not make each of its batches cost more than the last.
+        mine = self._run("SELECT last_order FROM device_stores WHERE device = ? AND store = ?",
+                         (device, store)).fetchone()
+        top = self._run("SELECT MAX(last_order) FROM device_stores WHERE device = ?",
+                        (device,)).fetchone()[0] or 0
+        later = [] if mine is None else [row[0] for row in self._run(
+            "SELECT store FROM device_stores WHERE device = ? AND last_order > ? "
+            "ORDER BY first_seen, store", (device, mine[0]))]
         self._run("INSERT INTO device_stores (device, store, first_seen, last_seen, batches, "
                   "last_order) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (device, store) "
                   "DO UPDATE SET last_seen = excluded.last_seen, "
                   "batches = device_stores.batches + 1, last_order = excluded.last_order",
-                  (device, store, received, received, max(orders.values(), default=0) + 1))
-        if store not in orders:
+                  (device, store, received, received, top + 1))
+        if mine is None:
             return None     # a new store: a replacement, unless the old one sends again
-        later = [other for other, order in known if order > orders[store]]
         return self._flag(device, [store, *later], received) if later else None
 
     def _flag(self, device: str, stores: list[str], received: str) -> list[str] | None:

@@ -11,7 +11,14 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from district.stores.sql import DEVICE_STORES, FIELDS, DistrictStoreError, SqlStore, added_columns
+from district.stores.sql import (
+    DEVICE_STORES,
+    DEVICE_STORES_INDEX,
+    FIELDS,
+    DistrictStoreError,
+    SqlStore,
+    added_columns,
+)
 from runtime import sqlite
 
 _TYPES = {"temperature_c": "REAL", "seq": "INTEGER NOT NULL",
@@ -30,7 +37,7 @@ CREATE TABLE IF NOT EXISTS devices (
     device TEXT PRIMARY KEY, online INTEGER NOT NULL, status TEXT NOT NULL,
     last_seen TEXT NOT NULL, flag TEXT, flag_stores TEXT
 );
-""" + DEVICE_STORES + ";\n"
+""" + DEVICE_STORES + ";\n" + DEVICE_STORES_INDEX + ";\n"
 # Result codes of SQLite refusing one row's values: too big, a constraint, a datatype
 # mismatch, a parameter out of range. Every other code is the store failing as a whole
 # (busy or locked, I/O, full, corrupt, read-only, out of memory, a statement wrong for any

@@ -150,3 +150,23 @@ def test_a_flood_on_one_topic_keeps_only_the_latest_and_never_touches_another(ho
     bundles.worker.stopping.clear()
     bundles._round()                        # one round of the worker, on this thread
     assert holder.trust.trustlist_version == 6 and bundles.refused == 1
+
+
+def test_a_bundle_whose_judging_raises_drops_no_other_topic(holder, caplog):
+    class Raising:
+        def __init__(self, real):
+            self.real = real
+
+        def apply_bundle(self, payload, **kwargs):
+            if payload == b"boom":
+                raise RuntimeError("a bug")
+            return self.real.apply_bundle(payload, **kwargs)
+
+    holder.trust = Raising(holder.trust)
+    bundles = Bundles(holder, Clock())
+    bundles.submit("cp/v1/gate-1/config", b"boom")
+    bundles.submit(TOPIC, signed("trustlist", 6, keys=issuer_keys()))
+    with caplog.at_level(logging.ERROR, logger="checkpoint"):
+        bundles._round()
+    assert holder.trust.trustlist_version == 6      # judged after the one that raised
+    assert "event=bundle_failed" in caplog.text and bundles.refused == 1
