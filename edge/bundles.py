@@ -30,7 +30,7 @@ from runtime import logs
 from runtime.worker import Worker
 
 MAX_ISSUE_SKEW_S = 300.0    # how far ahead of a synced clock a bundle's `issued` may be
-REMEMBERED = 256            # refusals remembered, so that each is logged once
+REMEMBERED = 16             # refusals remembered per topic, so that each is logged once
 
 
 class Bundles:
@@ -45,7 +45,9 @@ class Bundles:
         self._latest: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self._ready = threading.Event()
-        self._refused: OrderedDict[bytes, None] = OrderedDict()
+        # per topic (a device takes bundles from three), so a flood on one topic cannot
+        # push out what another topic's retained message was refused for
+        self._refused: dict[str, OrderedDict[bytes, None]] = {}
         self._distinct: dict[str, int] = {}     # distinct refusals per topic
         self.worker = Worker("bundles", self._round)
 
@@ -98,12 +100,13 @@ class Bundles:
     def _refuse(self, payload: bytes, topic: str, error: TrustError) -> None:
         self.refused += 1
         said = hashlib.sha256(payload + b"\0" + str(error).encode()).digest()
-        if said in self._refused:
-            self._refused.move_to_end(said)
+        remembered = self._refused.setdefault(topic, OrderedDict())
+        if said in remembered:
+            remembered.move_to_end(said)
             return
-        self._refused[said] = None
-        if len(self._refused) > REMEMBERED:
-            self._refused.popitem(last=False)
+        remembered[said] = None
+        if len(remembered) > REMEMBERED:
+            remembered.popitem(last=False)
         distinct = self._distinct[topic] = self._distinct.get(topic, 0) + 1
         if logs.worth_logging(distinct):    # a flood of distinct junk is sampled
             logs.event("bundle_refused", logging.WARNING, topic=topic, kind=error.kind,

@@ -137,6 +137,12 @@ def test_the_same_refusal_is_logged_once_but_counted_each_time(holder, caplog):
     lines = [r.getMessage() for r in caplog.records if "bundle_refused" in r.getMessage()]
     assert len(lines) == 2 and bundles.refused == 6
     assert "topic=cp/v1/district/trustlist" in lines[0] and "too_deep" in lines[0]
+    for n in range(300):                    # a flood of distinct junk on another topic
+        bundles.apply("cp/v1/gate-1/config", b"junk %d" % n)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="checkpoint"):
+        assert not bundles.apply(TOPIC, DEEP)   # the retained one, after one more reconnect
+    assert "district/trustlist" not in caplog.text
 
 
 def test_a_flood_on_one_topic_keeps_only_the_latest_and_never_touches_another(holder):
