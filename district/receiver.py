@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from district.stores.sql import SqlStore
 from district.validate import (
+    MAX_BATCH_RECORDS,
     MAX_STATUS_DEPTH,
     MAX_STATUS_JSON,
     BatchError,
@@ -143,10 +144,12 @@ class Receiver:
         self.refused.append((device, error.reason))
         logs.event("batch_refused", logging.WARNING, device=device, reason=error.reason,
                    detail=str(error))
-        if batch and is_uuid(batch.get("store")) and isinstance(batch.get("records"), list) \
-                and error.reason != "too_many_records":   # no ack naming 10^5 seqs
+        records = batch.get("records") if batch else None
+        # an ack names each record: none for a batch beyond what any device sends
+        if batch and is_uuid(batch.get("store")) and isinstance(records, list) \
+                and len(records) <= MAX_BATCH_RECORDS:
             rejected = [{"seq": r.get("seq"), "reason": error.reason}
-                        for r in batch["records"] if isinstance(r, dict)]
+                        for r in records if isinstance(r, dict)]
             self._ack(device, {**batch, "store": canonical_store(batch["store"])}, [],
                       rejected)
 

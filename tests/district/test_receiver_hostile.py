@@ -5,7 +5,6 @@ message nested 10^5 deep is refused by name, and the receiver goes on committing
 from __future__ import annotations
 
 import json
-import logging
 import zlib
 from types import SimpleNamespace
 
@@ -16,28 +15,20 @@ from paho.mqtt.properties import Properties
 from district.receiver import Receiver
 from district.stores import open_store
 from tests.support.broker import raw_client
+from tests.support.loglines import captured_lines
 from tests.support.postgres import district_store_url, pg_server  # noqa: F401 - fixtures
 from tests.support.waiting import wait_for
-from tests.support.wire import STORE, wire_batch, wire_record
+from tests.support.wire import STORE, SURROGATE, wire_batch, wire_record
 
 DEVICE = "dev-hostile"
-SURROGATE = json.loads('"\\ud800"')     # a lone surrogate, as json.loads reads its escape
 ZLIB = "application/json+zlib"
 
 
 @pytest.fixture
 def log_lines():
-    """The `checkpoint` log lines of the test (runtime.logs may have stopped propagation)."""
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda entry: lines.append(entry.getMessage())
-    logger = logging.getLogger("checkpoint")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield lines
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    """The `checkpoint` log lines of the test."""
+    with captured_lines() as lines:
+        yield lines
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ PostgreSQL server started for the session. Every test here runs against both."""
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import uuid
 
@@ -13,8 +12,9 @@ import pytest
 from district.stores import open_store, sql
 from district.stores.sql import DistrictStoreError
 from models.timefmt import parse_rfc3339
+from tests.support.loglines import captured_lines
 from tests.support.postgres import district_store_url, pg_server  # noqa: F401 - fixtures
-from tests.support.wire import STORE, record_id
+from tests.support.wire import STORE, SURROGATE, record_id
 from tests.support.wire import wire_batch as batch
 from tests.support.wire import wire_record as record
 
@@ -302,24 +302,15 @@ def test_a_registry_from_before_flags_is_upgraded(store_url):
 
 # -- hostile records, conflicts and store ids ------------------------------------------------
 
-SURROGATE = json.loads('"\\ud800"')     # json.loads takes the escape of a lone surrogate
 TEXT_FIELDS = ("id", "ts", "gate", "decision", "pass_format", "issuer", "kid", "subject",
                "color", "pass_exp", "tested_at", "operator", "note", "card", "card_kind")
 
 
 @pytest.fixture
 def checkpoint_log():
-    """The `checkpoint` log lines of the test (runtime.logs may have stopped propagation)."""
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda entry: lines.append(entry.getMessage())
-    logger = logging.getLogger("checkpoint")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield lines
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    """The `checkpoint` log lines of the test."""
+    with captured_lines() as lines:
+        yield lines
 
 
 def test_hostile_records_are_rejected_by_name_and_their_neighbours_committed(store):

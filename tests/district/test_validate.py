@@ -20,7 +20,7 @@ from district.validate import (
 from models.ids import uuid7
 from models.records import Record
 from models.timefmt import rfc3339
-from tests.support.wire import record_id
+from tests.support.wire import SURROGATE, record_id
 from tests.support.wire import wire_batch as batch
 from tests.support.wire import wire_record as record
 
@@ -100,7 +100,6 @@ def test_seq_ranges():
 
 TEXT_FIELDS = ("id", "ts", "gate", "decision", "pass_format", "issuer", "kid", "subject",
                "color", "pass_exp", "tested_at", "operator", "note", "card", "card_kind")
-SURROGATE = json.loads('"\\ud800"')     # what json.loads makes of a lone surrogate escape
 
 
 @pytest.mark.parametrize("name", TEXT_FIELDS)

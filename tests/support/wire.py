@@ -27,3 +27,7 @@ def wire_batch(*records, store: str = STORE, device: str = "dev-1") -> dict:
     return {"schema": "checkpoint.batch/1", "device": device, "store": store,
             "batch": str(uuid.uuid4()), "sent": "2026-11-29T03:04:06.000Z",
             "records": list(records)}
+
+
+# A lone surrogate, as json.loads reads its escape "\ud800": valid JSON, not valid UTF-8.
+SURROGATE = "\ud800"
