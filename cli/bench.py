@@ -32,8 +32,13 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     parser.add_argument("--frames", type=int, default=100, metavar="N",
                         help="frames per case for the decode section")
-    parser.add_argument("--decisions", type=int, default=12, metavar="N",
-                        help="decisions to time in the simulated run")
+    parser.add_argument("--decisions", type=int, default=200, metavar="N",
+                        help="decisions to time in the simulated run (latency section)")
+    parser.add_argument("--people", type=int, default=300, metavar="N",
+                        help="people to send through the lane (lane section, one a second)")
+    parser.add_argument("--scenario", type=Path, default=None, metavar="F",
+                        help="lane section: scenario TOML (default: lane-scenario.toml "
+                             "beside the config)")
     parser.add_argument("--config", type=Path, default=Path("config/checkpoint.toml"),
                         metavar="F", help="config whose demo district the simulated run uses")
     parser.add_argument("--only", choices=[s.name for s in SECTIONS],
@@ -46,6 +51,8 @@ def run_bench(args) -> int:
         raise UsageError(f"--frames {args.frames}: must be at least 1")
     if args.decisions < 1:
         raise UsageError(f"--decisions {args.decisions}: must be at least 1")
+    if args.people < 1:
+        raise UsageError(f"--people {args.people}: must be at least 1")
     sections = [s for s in SECTIONS if args.only in (None, s.name)]
     figures = {section.name: section.measure(args) for section in sections}
     if args.json:
@@ -61,6 +68,13 @@ def _latency(args) -> dict:
 
     load_or_explain(args.config)
     return measure_latency(args.config, decisions=args.decisions)
+
+
+def _lane(args) -> dict:
+    from bench.lane import measure_lane
+
+    load_or_explain(args.config)
+    return measure_lane(args.config, people=args.people, scenario=args.scenario)
 
 
 def _thermal(args) -> dict:
@@ -79,6 +93,7 @@ def _show(module: str, function: str) -> Callable[[dict], None]:
 SECTIONS: list[Section] = [
     Section("decode", measure=lambda args: measure_decode(args.frames), show=show_decode),
     Section("latency", measure=_latency, show=_show("bench.latency", "show_latency")),
+    Section("lane", measure=_lane, show=_show("bench.lane", "show_lane")),
     Section("verify", measure=lambda args: measure_verify(), show=show_verify),
     Section("thermal", measure=_thermal, show=_show("bench.thermal", "show")),
 ]

@@ -43,6 +43,7 @@ class ThermalReading:
     t_mono: float       # monotonic time the frame was completed
     protocol: str
     max_c: float | None = None   # array sensors: hottest pixel
+    face_at: tuple[float, float] | None = None   # array sensors: face centroid (row, col)
 
 
 class _Closable:

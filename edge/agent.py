@@ -77,6 +77,7 @@ class Agent:
         self.controller: Controller | None = None
         self.sync: Sync | None = None
         self.bundles: Bundles | None = None
+        self.scene = None           # the simulated people, when the camera is simulated
         self._parts: dict = {}      # camera, sensor, gate, scanner, monitor
 
     def __enter__(self) -> Agent:
@@ -95,7 +96,7 @@ class Agent:
         cfg, clock, push = self.config, self.clock, self._resources.enter_context
         trust = load_configured_trust(cfg.trust)
         self.store = push(Store(cfg.store.path, recover=True))
-        scene = build_scene(cfg, clock)
+        scene = self.scene = build_scene(cfg, clock)
         gate = self._parts["gate"] = push(registry.open_gate(cfg.gate.url, clock=clock))
         controller = Controller(
             store=self.store, trust=trust, gate=gate, clock=clock, verify=self.verify,

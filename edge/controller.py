@@ -21,10 +21,10 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from drivers.base import Gate
-from edge.policy import Context, Decision, Measurement, decide
+from edge.policy import Context, Decision, Measurement, decide, judge_pass
 from edge.scanner import Scan
 from edge.store import Store, StoreError
 from models import reasons as R
@@ -50,6 +50,7 @@ class Outcome:
     record: Record
     scan: Scan
     committed_mono: float
+    stages: dict = field(default_factory=dict)  # ms: queue, verify, temperature, commit
 
 
 def describe(item) -> str:
@@ -81,13 +82,14 @@ class Controller:
         self.gate_failures = 0
         self._queue: queue.Queue = queue.Queue(QUEUE_LEN)
         self._closing = threading.Event()
-        self.worker = Worker("controller", self.handle_scan, take=self._next,
-                             describe=describe)
+        # Queued items are (scan, when it was queued): the wait in the queue is a stage.
+        self.worker = Worker("controller", lambda item: self.handle_scan(*item),
+                             take=self._next, describe=lambda item: describe(item[0]))
 
     def submit(self, scan: Scan) -> bool:
         """Queue a scan; False (counted, logged) when the queue is full."""
         try:
-            self._queue.put_nowait(scan)
+            self._queue.put_nowait((scan, self.clock.monotonic()))
         except queue.Full:
             self.dropped += 1
             logs.event("controller_queue_full", logging.ERROR, dropped=describe(scan),
@@ -112,7 +114,10 @@ class Controller:
                 self.worker.stopping.set()      # everything queued is handled
             return None
 
-    def handle_scan(self, scan: Scan) -> Record:
+    def handle_scan(self, scan: Scan, queued: float | None = None) -> Record:
+        """Decide, commit and act on one scan (`queued`: when it entered the queue)."""
+        taken = self.clock.monotonic()
+        self._stages = {"queue_ms": _ms(queued, taken)} if queued is not None else {}
         try:
             record, verdict = self._judge(scan)
         except Exception as exc:
@@ -120,30 +125,43 @@ class Controller:
             logs.event("scan_failed", logging.ERROR, item=describe(scan), error=repr(exc),
                        decision="check")
             record, verdict = self._unjudged(), None
+        committing = self.clock.monotonic()
         record = self._commit(record, verdict)
+        self._stages["commit_ms"] = _ms(committing, self.clock.monotonic())
         self._act(record, scan)
         return record
 
     def _judge(self, scan: Scan) -> tuple[Record, Verdict]:
         """The decision and its record, not yet committed: everything that reads the pass."""
+        stages = self._stages
         trust = self.trust      # one trust state for the whole decision, even if swapped
         now = self.clock.now()
         judged = trust.effective_now(now)   # never before the newest bundle's issue time
         policy = trust.policy
+        started = self.clock.monotonic()
         verdict = self.verify(scan.text, trust.store, judged, policy.max_pass_lifetime_s)
         context = Context(
             clock_synced=self.clock.synced(),
             trust_stale=trust.stale(judged),
             already_passed=bool(verdict.cti) and self.store.has_passed(verdict.cti),
         )
-        measurement = self._measure(policy)
+        measuring = self.clock.monotonic()
+        stages["verify_ms"] = _ms(started, measuring)
+        measurement = self._measure(policy, scan, _denied_alone(verdict, policy, context, judged))
+        stages["temperature_ms"] = _ms(measuring, self.clock.monotonic())
         decision = decide(verdict, measurement, policy, context, judged)
         return self._record(verdict, decision, measurement, context, now), verdict
 
-    def _measure(self, policy) -> Measurement:
+    def _measure(self, policy, scan: Scan, denied: bool) -> Measurement:
+        """The presenter's temperature; a pass denied on its own waits for none, but its
+        record still carries one that is ready."""
         if self.thermal is None:
             return Measurement("missing")
-        return self.thermal.wait_measurement(self.measure_wait_s, policy)
+        wait = 0.0 if denied else self.measure_wait_s
+        measurement = self.thermal.wait_measurement(wait, policy, shown_at=scan.t_mono)
+        if denied and measurement.state not in ("ok", "sensor_fault"):
+            return Measurement("skipped")
+        return measurement
 
     def _unjudged(self) -> Record:
         """The record of a scan that could not be judged: the guard must look."""
@@ -174,7 +192,8 @@ class Controller:
         self._log(record, scan)
         if self.on_outcome:
             try:
-                self.on_outcome(Outcome(record, scan, self.clock.monotonic()))
+                self.on_outcome(Outcome(record, scan, self.clock.monotonic(),
+                                        dict(self._stages)))
             except Exception as exc:    # a listener's bug must not undo the decision
                 logs.event("listener_failed", logging.ERROR, id=record.id, error=repr(exc))
 
@@ -202,11 +221,21 @@ class Controller:
         logs.event("decision", seq=record.seq, decision=record.decision,
                    reasons=record.reasons, color=record.color,
                    temperature_c=record.temperature_c, subject=record.subject,
-                   latency_ms=round(latency_ms, 1))
+                   latency_ms=round(latency_ms, 1), decode_ms=round(scan.decode_ms, 1),
+                   **self._stages)
 
     def counters(self) -> dict:
         return {"scans_dropped": self.dropped,
                 "scans_failed": self.scans_failed, "gate_failures": self.gate_failures}
+
+
+def _denied_alone(verdict: Verdict, policy, context: Context, now: float) -> bool:
+    """A pass refused whatever the temperature: forged, revoked, expired, red, replayed."""
+    return context.already_passed or judge_pass(verdict, policy, now).decision == R.DENY
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000.0, 1)
 
 
 def _time(epoch: int | None) -> str | None:

@@ -34,8 +34,10 @@ MAX_MEASUREMENT_AGE_S = 1.0
 class Measurement:
     """A screening temperature estimate (not a clinical reading) as the thermal side offers
     it to the controller. Only state "ok" carries a temperature; every other state
-    ("retry", "out_of_range", "warming_up", "missing", "sensor_fault") says why there is
-    none, and no normal value is ever put in its place."""
+    ("retry", "unseparated", "left", "out_of_range", "warming_up", "missing",
+    "sensor_fault", "skipped") says why there is none, and no normal value is ever put in
+    its place. "skipped": none was waited for because the pass is refused on its own; it
+    adds no reason then, and counts as missing anywhere else."""
 
     state: str
     temperature_c: float | None = None
@@ -101,6 +103,10 @@ def _temperature(measurement: Measurement, policy: Policy) -> list[tuple[str, st
     return [(R.DENY, R.FEVER)] if fever else []
 
 
+def _refused(findings: list[tuple[str, str]]) -> bool:
+    return any(decision == R.DENY for decision, _ in findings)
+
+
 def _stale(measurement: Measurement) -> bool:
     return measurement.age_s is None or measurement.age_s > MAX_MEASUREMENT_AGE_S
 
@@ -129,7 +135,8 @@ def decide(verdict: Verdict, measurement: Measurement, policy: Policy, context: 
     if context.already_passed:
         return Decision(R.DENY, (R.REPLAYED,))
     findings = _health(verdict, policy, now)
-    findings += _temperature(measurement, policy)
+    if not (measurement.state == "skipped" and _refused(findings)):
+        findings += _temperature(measurement, policy)   # "skipped" alone is "missing"
     findings += _visitor(context, policy)
     findings += _device(context, policy)
     return _combine(findings)

@@ -17,7 +17,7 @@ from tests.support.paths import REPO
 def demo_dir(tmp_path_factory) -> Path:
     """config/-like folder: the shipped config files plus a fresh demo/ district."""
     folder = tmp_path_factory.mktemp("config")
-    for name in ("checkpoint.toml", "demo-scenario.toml"):
+    for name in ("checkpoint.toml", "demo-scenario.toml", "lane-scenario.toml"):
         shutil.copy(REPO / "config" / name, folder / name)
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo.py"),
                     str(folder / "demo")], check=True, capture_output=True)

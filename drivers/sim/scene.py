@@ -31,6 +31,7 @@ class Person:
     temperature_c: float
     name: str | None = None
     unit: str | None = None
+    subject: str | None = None      # hex CP1 `sub`; None: a new random one per pass
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,24 @@ class Scene:
         people = [Person(kind, temp) for kind, temp in _DEFAULT_PEOPLE]
         return cls(people, clock=clock, issuer_key_pem=_read_key(key_path), **options)
 
+    @property
+    def started(self) -> float:
+        """Monotonic time the first person stepped up."""
+        return self._start
+
+    @property
+    def period_s(self) -> float:
+        """From one person stepping up to the next."""
+        return self.present_s + self.gap_s
+
+    def number_at(self, t_mono: float) -> int:
+        """The number of the presentation slot at `t_mono` (0 for the first person)."""
+        return int((t_mono - self._start) // self.period_s)
+
     def _slot(self, t_mono: float) -> tuple[int, float] | None:
-        period = self.present_s + self.gap_s
+        period = self.period_s
         elapsed = t_mono - self._start
-        number = int(elapsed // period)
+        number = self.number_at(t_mono)
         if not self.loop and number >= len(self.people):
             return None
         into = elapsed - number * period
@@ -137,7 +152,7 @@ class Scene:
             key = ec.generate_private_key(ec.SECP256R1())
         color = person.kind if person.kind in ("yellow", "red") else "green"
         return cp1.issue_cp1(key, iss=self.iss, color=color, iat=iat, exp=exp,
-                             sub=os.urandom(16), cti=os.urandom(16), kid=kid,
+                             sub=_subject(person), cti=os.urandom(16), kid=kid,
                              name=person.name, unit=person.unit)
 
 
@@ -149,7 +164,29 @@ def _person(entry: dict, path: Path) -> Person:
     temp = entry.get("temperature_c", 36.5)
     if isinstance(temp, bool) or not isinstance(temp, int | float):
         raise DriverError(f"scenario {path}: person temperature_c = {temp!r}; allowed: a number")
-    return Person(kind, float(temp), entry.get("name"), entry.get("unit"))
+    return Person(kind, float(temp), entry.get("name"), entry.get("unit"),
+                  _subject_hex(entry.get("subject"), path))
+
+
+def _subject_hex(value, path: Path) -> str | None:
+    """A person's fixed `subject` (a CP1 `sub`: 16 bytes in hex), so records can be matched
+    to people."""
+    from models.cp1 import ID_LEN
+
+    if value is None:
+        return None
+    try:
+        raw = bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != ID_LEN:
+        raise DriverError(f"scenario {path}: person subject = {value!r}; "
+                          f"allowed: {2 * ID_LEN} hex digits")
+    return raw.hex()
+
+
+def _subject(person: Person) -> bytes:
+    return bytes.fromhex(person.subject) if person.subject else os.urandom(16)
 
 
 def _read_key(path: Path) -> bytes:

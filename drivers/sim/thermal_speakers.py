@@ -110,16 +110,18 @@ class Gy90640Speaker:
 
 
 def scene_pixels(object_c: float, nearness: float, rng: random.Random,
-                 background_c: float = 24.0) -> list[float]:
-    """A 32x24 frame as the sensor sends it (mirrored): a face whose size grows with
-    nearness, its warmest spot at `object_c`, edges cooler; or only background."""
+                 background_c: float = 24.0,
+                 center: tuple[float, float] = (11.5, 12.0)) -> list[float]:
+    """A 32x24 frame as the sensor sends it (mirrored): a face at `center` (row, column;
+    by default left of centre, so mirroring must be undone to find it) whose size grows
+    with nearness, its warmest spot at `object_c`, edges cooler; or only background."""
     image = [[background_c + rng.uniform(-0.2, 0.2) for _ in range(gy90640.COLS)]
              for _ in range(gy90640.ROWS)]
     if object_c < gy90640.SKIN_PIXEL_C[0]:
         image = [[object_c + rng.uniform(-0.2, 0.2) for _ in row] for row in image]
     elif nearness > 0:
         radius = 1.0 + 7.0 * nearness
-        cy, cx = 11.5, 12.0         # left of centre: mirroring must be undone to find it
+        cy, cx = center
         for y in range(gy90640.ROWS):
             for x in range(gy90640.COLS):
                 d = ((y - cy) ** 2 + (x - cx) ** 2) ** 0.5 / radius

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from dataclasses import replace
 
 from district.receiver import Receiver
@@ -30,7 +31,7 @@ SCENARIO = """
 issuer_key = "demo/issuer-key.pem"
 present_s = 2.0
 gap_s = 0.8
-approach_s = 0.8
+approach_s = 0.5      # 0.3 s of background between two people: the sensor tells them apart
 loop = true
 [[person]]
 pass = "green"
@@ -74,7 +75,11 @@ def device_records(path) -> list[dict]:
 
 def test_decisions_go_on_through_every_fault(demo_dir, tmp_path, broker):
     link = tmp_path / "ttyUSB-thermal"
-    first = ThermalSimulator()
+    scene: list = []        # the agent's simulated people, once it has made them
+    # The sensor sees what the camera's scene shows (the background between people), so
+    # the screening can tell one presenter from the next.
+    source = lambda: scene[0].temperature_at(time.monotonic()) if scene else 24.0  # noqa: E731
+    first = ThermalSimulator(source=source)
     link.symlink_to(first.port)
     config = faulty_config(demo_dir, tmp_path, broker, link)
     district = DistrictStore(tmp_path / "district.db")
@@ -89,6 +94,7 @@ def test_decisions_go_on_through_every_fault(demo_dir, tmp_path, broker):
     second = None
     try:
         with Agent(config, verify=verifier) as agent:
+            scene.append(agent.scene)
             runner = threading.Thread(target=agent.run, args=(stop,), daemon=True)
             runner.start()
             store = agent.store
@@ -99,7 +105,7 @@ def test_decisions_go_on_through_every_fault(demo_dir, tmp_path, broker):
             first.stop()                                    # the USB adapter is pulled
             wait_for(lambda: said("thermal", "fault: port gone; reopening"), "sensor fault")
             before = store.count()
-            second = ThermalSimulator()
+            second = ThermalSimulator(source=source)
             os.unlink(link)
             link.symlink_to(second.port)                    # and plugged back
             wait_for(lambda: said("thermal", "ok") and statuses()[-1]["thermal"] == "ok",

@@ -60,7 +60,7 @@ CASES = [
      (R.TEMPERATURE_MISSING,)),
     *[(f"no estimate: {state}", GREEN, Measurement(state), POLICY, Context(), R.CHECK,
        (R.TEMPERATURE_MISSING,))
-      for state in ("missing", "retry", "out_of_range", "warming_up")],
+      for state in ("missing", "retry", "unseparated", "left", "out_of_range", "warming_up")],
     ("sensor fault", GREEN, Measurement("sensor_fault"), POLICY, Context(), R.CHECK,
      (R.SENSOR_FAULT,)),
     ("stale trust", GREEN, OK, POLICY, Context(trust_stale=True), R.CHECK, (R.TRUST_STALE,)),
@@ -78,6 +78,10 @@ CASES = [
     ("red with fever: every reason, worst decision", Verdict(format="CP1", color="red"),
      Measurement("ok", 38.5, 0.1), POLICY, Context(trust_stale=True), R.DENY,
      (R.COLOR_RED, R.FEVER, R.TRUST_STALE)),
+    ("red, temperature not waited for", Verdict(format="CP1", color="red"),
+     Measurement("skipped"), POLICY, Context(), R.DENY, (R.COLOR_RED,)),
+    ("a skipped temperature never passes a green pass", GREEN, Measurement("skipped"), POLICY,
+     Context(), R.CHECK, (R.TEMPERATURE_MISSING,)),
     ("forged pass ignores temperature", failed(R.BAD_SIGNATURE), Measurement("ok", 39.0, 0.1),
      POLICY, Context(), R.DENY, (R.BAD_SIGNATURE,)),
 ]

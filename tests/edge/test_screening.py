@@ -11,7 +11,7 @@ from drivers.sim.thermal_profiles import WALK_PERIOD_S, profile_temperature
 from drivers.sim.thermal_speakers import scene_pixels
 from drivers.thermal import gy90640
 from drivers.thermal.face import to_reading
-from edge.screening import Screening, ScreeningSettings
+from edge.screening import Presentation, Screening, ScreeningSettings
 
 THRESHOLD, BAND = 37.3, 0.3
 PERIOD = 0.08       # 12.5 readings per second, as a GY-MCU90614 streams
@@ -45,10 +45,11 @@ def test_first_second_after_start_is_warming_up():
     assert Gate().feed(36.5, 0.8).assess().state == "warming_up"
 
 
-def test_a_window_mixing_background_and_person_is_retried():
-    gate = Gate().feed(24.0, 1.5).feed(36.5, 0.5)
-    assert gate.assess().state == "retry"
-    assert gate.feed(36.5, 0.6).assess().state == "ok"
+def test_a_person_who_just_stepped_up_is_measured_from_their_own_readings_only():
+    gate = Gate().feed(24.0, 1.5).feed(36.5, 0.16)
+    assert gate.assess().state == "retry"           # two readings of them: too few
+    result = gate.feed(36.5, 0.24).assess()
+    assert (result.state, result.temperature_c) == ("ok", 36.5)     # no background in it
 
 
 def test_moving_person_spread_is_retried():
@@ -65,10 +66,10 @@ def test_steady_but_not_a_forehead_is_out_of_range(celsius):
 
 
 def test_near_threshold_needs_a_second_window_then_passes():
-    gate = Gate().feed(24.0, 1.2).feed(37.15, 1.1)
+    gate = Gate().feed(24.0, 1.2).feed(37.15, 0.6)
     first = gate.assess()
     assert (first.state, first.remeasured, first.temperature_c) == ("retry", True, None)
-    result = gate.feed(37.15, 1.0).assess()
+    result = gate.feed(37.15, 0.5).assess()
     assert (result.state, result.temperature_c, result.remeasured, result.fever) == \
         ("ok", 37.15, True, False)
 
@@ -86,8 +87,11 @@ def test_clear_fever_needs_one_window():
 
 
 def test_windows_that_disagree_are_retried():
-    result = Gate().feed(24.0, 1.2).feed(37.0, 1.05).feed(37.5, 1.05).assess()
+    strict = ScreeningSettings(max_disagreement_c=0.2)
+    result = Gate(strict).feed(24.0, 1.2).feed(37.0, 0.55).feed(37.25, 0.55).assess()
     assert (result.state, result.temperature_c) == ("retry", None)
+    result = Gate().feed(24.0, 1.2).feed(37.0, 0.55).feed(37.25, 0.55).assess()
+    assert (result.state, result.remeasured) == ("ok", True)
 
 
 def test_hysteresis_keeps_a_fever_until_clearly_below_threshold():
@@ -181,3 +185,58 @@ def test_an_array_sees_a_face_only_at_screening_distance():
         states[nearness] = screening.assess(19 * 0.125, THRESHOLD, BAND)
     assert (states[0.1].state, states[0.1].temperature_c) == ("out_of_range", None)
     assert states[1.0].state == "ok" and abs(states[1.0].temperature_c - 36.6) <= 0.05
+
+
+def array_screening(faces: list[tuple[float, tuple[float, float]]]) -> Screening:
+    """An array sensor's screening fed 8 frames a second of faces (temperature, centre)."""
+    rng = random.Random(7)
+    screening = Screening(ScreeningSettings().for_frame_period(0.125), started=0.0)
+    for tick, (celsius, center) in enumerate(faces):
+        pixels = scene_pixels(celsius, 0.8, rng, center=center)
+        frame = gy90640.Framer().feed(gy90640.encode_frame(pixels, 25.0))[0]
+        screening.add(to_reading(frame, tick * 0.125))
+    return screening
+
+
+def test_an_array_tells_two_people_apart_by_where_the_face_is():
+    # Two people of the same temperature, back to back, seen 16 frames each: the face
+    # jumping from the left of the array to the right is the change of person.
+    left, right = (11.5, 9.0), (11.5, 21.0)
+    screening = array_screening([(36.6, left)] * 16 + [(36.6, right)] * 16)
+    run = screening.current_run()
+    assert run.changed and run.start == 16 * 0.125
+    now = 31 * 0.125
+    second = Presentation(shown_at=now, not_before=1.4, arrived_by=1.0)
+    result = screening.assess(now, THRESHOLD, BAND, presentation=second)
+    assert result.state == "ok" and abs(result.temperature_c - 36.6) <= 0.05
+    # The same face that stayed where it was: no change the sensor could show.
+    still = array_screening([(36.6, left)] * 32)
+    assert still.assess(now, THRESHOLD, BAND, presentation=second).state == "unseparated"
+
+
+def test_a_presenter_is_measured_only_from_their_own_readings():
+    gate = Gate().feed(24.0, 1.2).feed(38.4, 0.8)       # a febrile person, decided at 2.0
+    first_decision, first_shown = gate.now, gate.now - 0.5
+    gate.feed(36.5, 0.5)                                # the next person steps up
+    shown = gate.now
+    presentation = Presentation(shown, not_before=first_decision,
+                                arrived_by=first_shown + 0.3)
+    result = gate.assess(presentation=presentation)
+    assert (result.state, result.temperature_c, result.fever) == ("ok", 36.5, False)
+    # One stray reading in the new person's run is skipped, not taken as a new person.
+    gate.feed(38.4, 0.08).feed(36.5, 0.16)
+    assert gate.assess(presentation=presentation).temperature_c == 36.5
+    # Someone who came after the code (the presenter left) is never measured for them.
+    gate.feed(37.9, 0.6)
+    assert gate.assess(presentation=presentation).state == "left"
+
+
+def test_a_presenter_the_sensor_cannot_separate_waits():
+    gate = Gate().feed(24.0, 1.2).feed(36.5, 0.8)
+    decided, shown = gate.now, gate.now - 0.1
+    gate.feed(36.5, 0.6)                                # the same steady reading goes on
+    presentation = Presentation(gate.now, not_before=decided, arrived_by=shown + 0.3)
+    assert gate.assess(presentation=presentation).state == "unseparated"
+    # The presenter was still behind the last one: the sensor sees the gap as they step up.
+    gate.feed(24.0, 0.16).feed(36.6, 0.4)
+    assert gate.assess(presentation=presentation).temperature_c == 36.6

@@ -20,7 +20,7 @@ from edge.store import Store, StoreError, StoreFull
 from edge.sync import Sync, Timing
 from models.timefmt import rfc3339
 from tests.support.clock import FakeClock
-from tests.support.controller import green_pass, make_controller
+from tests.support.controller import green_pass, make_controller, step_up
 from tests.support.paths import REPO
 from tests.support.records import record
 from tests.support.small_disk import fill, small_disk  # noqa: F401 - fixture
@@ -134,19 +134,22 @@ def test_gate_keeps_deciding_on_a_full_disk(demo_dir, small_disk, caplog):  # no
     openings: list = []
     gate.open = lambda pulse_s=None: openings.append(store.count())
     try:
-        assert controller.handle_scan(Scan(green_pass(demo_dir, clock), 0.0, 1.0)).seq == 1
+        first = Scan(green_pass(demo_dir, clock), clock.monotonic(), 1.0)
+        assert controller.handle_scan(first).seq == 1
         filler = fill(small_disk)
         commit_until_full(store, 0)
         text = green_pass(demo_dir, clock)
+        step_up(controller.thermal, clock)      # the next person
         with caplog.at_level(logging.ERROR, logger="checkpoint"):
-            unstored = controller.handle_scan(Scan(text, 0.0, 1.0))
+            unstored = controller.handle_scan(Scan(text, clock.monotonic(), 1.0))
         assert (unstored.decision, unstored.seq) == ("pass", None)
         assert len(openings) == 2               # the gate opened all the same
         assert "record_not_stored" in caplog.text and "disk_full" in caplog.text
         # Its replay memory could not be written either, yet a second showing is caught.
-        assert controller.handle_scan(Scan(text, 0.0, 1.0)).reasons == ("replayed",)
+        assert controller.handle_scan(Scan(text, clock.monotonic(), 1.0)).reasons == ("replayed",)
         os.remove(filler)
-        assert controller.handle_scan(Scan(green_pass(demo_dir, clock), 0.0, 1.0)).seq
+        step_up(controller.thermal, clock)
+        assert controller.handle_scan(Scan(green_pass(demo_dir, clock), clock.monotonic(), 1.0)).seq
         assert store.alarm is None
     finally:
         store.close()

@@ -45,7 +45,7 @@ def test_the_policy_threshold_decides_the_re_measure():
     clock = FakeClock()
     monitor = ThermalMonitor(IdleSensor(), clock=clock)
     feed(monitor, clock, 24.0, 1.2)
-    feed(monitor, clock, 37.1, 1.1)
+    feed(monitor, clock, 37.1, 0.6)
     assert monitor.wait_measurement(0, Policy(fever_threshold_c=37.3)).state == "retry"
     assert monitor.wait_measurement(0, Policy(fever_threshold_c=38.0)).state == "ok"
 
@@ -72,3 +72,34 @@ def test_wait_returns_once_a_window_is_ready_and_logs_it(caplog):
     line = caplog.messages[-1]
     assert line.startswith("event=screening state=ok temperature_c=38.2")
     assert "kind=screening_estimate" in line
+
+
+def test_each_presentation_is_measured_from_readings_after_the_last_one():
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock)
+    feed(monitor, clock, 24.0, 1.2)
+    feed(monitor, clock, 38.4, 0.6)
+    first = monitor.wait_measurement(0, shown_at=clock.monotonic() - 0.4)
+    assert (first.state, first.temperature_c) == ("ok", 38.4)
+    feed(monitor, clock, 38.4, 0.6)      # still the same reading: nobody else came
+    second = monitor.wait_measurement(0, shown_at=clock.monotonic())
+    assert (second.state, second.temperature_c) == ("unseparated", None)
+    feed(monitor, clock, 24.0, 0.3)
+    feed(monitor, clock, 36.5, 0.4)      # a gap, then the next person
+    third = monitor.wait_measurement(0, shown_at=clock.monotonic() - 0.2)
+    assert (third.state, third.temperature_c, third.fever) == ("ok", 36.5, False)
+
+
+def test_a_queued_scan_does_not_wait_again_in_full():
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock)
+    feed(monitor, clock, 24.0, 1.2)
+    shown = clock.monotonic()
+    feed(monitor, clock, 24.0, 3.0)      # the scan waited in the queue behind a slow one
+    waits = []
+    condition_wait = monitor._changed.wait
+    monitor._changed.wait = lambda timeout=None: waits.append(timeout) or condition_wait(0)
+    result = monitor.wait_measurement(timeout=2.5, shown_at=shown)
+    assert result.state == "out_of_range" and waits == []   # its 2.5 s had run out
+    fresh = monitor.wait_measurement(timeout=0.3, shown_at=clock.monotonic())
+    assert fresh.state == "unseparated" and waits      # a fresh scan waits for its presenter

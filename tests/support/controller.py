@@ -35,15 +35,23 @@ def make_controller(demo_dir, db, clock, temps=(36.5, 36.6, 36.5), wait_s=0.0):
     trust = load_trust([demo / "root-pub.pem"], demo / "trustlist.json",
                        demo / "revocations.json", demo / "policy.json")
     thermal = ThermalMonitor(IdleSensor(), clock=clock)
-    for step in range(15 if temps else 0):  # a steady 1.2 s window at the sensor's pace
-        clock.advance(0.08)
-        thermal.add(ThermalReading(temps[step % len(temps)], 24.0, clock.monotonic(),
-                                   "gy-mcu90614"))
+    if temps:
+        step_up(thermal, clock, temps, seconds=1.2)
     gate = SimGate(clock=clock)
     store = Store(db)
     controller = Controller(store=store, trust=trust, thermal=thermal, gate=gate, clock=clock,
                             gate_name="east-1", measure_wait_s=wait_s)
     return controller, store, gate
+
+
+def step_up(thermal: ThermalMonitor, clock: FakeClock, temps=(36.5, 36.6, 36.5),
+            seconds: float = 0.6) -> None:
+    """The next person at the sensor, as it sees them: 0.3 s of background between two
+    people (the change that tells them apart), then `seconds` of their readings."""
+    for step in range(round((0.3 + seconds) / 0.08)):
+        clock.advance(0.08)
+        celsius = 24.0 if step * 0.08 < 0.3 else temps[step % len(temps)]
+        thermal.add(ThermalReading(celsius, 24.0, clock.monotonic(), "gy-mcu90614"))
 
 
 def green_pass(demo_dir, clock, color="green") -> str:
