@@ -50,7 +50,7 @@ class Outcome:
     record: Record
     scan: Scan
     committed_mono: float
-    stages: dict = field(default_factory=dict)  # ms: queue, verify, temperature, commit
+    stages: dict = field(default_factory=dict)  # ms: frame, queue, verify, temperature, commit
 
 
 def describe(item) -> str:
@@ -117,7 +117,11 @@ class Controller:
     def handle_scan(self, scan: Scan, queued: float | None = None) -> Record:
         """Decide, commit and act on one scan (`queued`: when it entered the queue)."""
         taken = self.clock.monotonic()
-        self._stages = {"queue_ms": _ms(queued, taken)} if queued is not None else {}
+        self._stages = {}
+        if queued is not None:  # capture to decode start (the frame waiting), then the queue
+            waited = _ms(scan.t_mono, queued) - scan.decode_ms
+            self._stages = {"frame_ms": round(max(0.0, waited), 1),
+                            "queue_ms": _ms(queued, taken)}
         try:
             record, verdict = self._judge(scan)
         except Exception as exc:

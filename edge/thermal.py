@@ -78,7 +78,7 @@ class ThermalMonitor:
         with self._changed:
             presentation = self._presentation(shown_at)
             result = self._assess(policy, presentation)
-            while result.state in _WAIT_WHILE:
+            while result.state in _WAIT_WHILE and not self._settled(result, presentation):
                 remaining = min(deadline - self.clock.monotonic(),
                                 real_deadline - time.monotonic())
                 if remaining <= 0:
@@ -92,6 +92,13 @@ class ThermalMonitor:
                    remeasured=result.remeasured, windows=_windows(result),
                    fever=result.fever, age_s=result.age_s, kind="screening_estimate")
         return result
+
+    def _settled(self, result: Measurement, presentation: Presentation | None) -> bool:
+        """`unseparated` is final once the presenter's time to step up has passed: a
+        change seen later begins the run of someone who came after the code."""
+        if presentation is None or result.state != "unseparated":
+            return False
+        return self.clock.monotonic() > presentation.shown_at + self.screening.settings.join_s
 
     def _presentation(self, shown_at: float | None) -> Presentation | None:
         if shown_at is None:

@@ -1,5 +1,8 @@
 """Read the shared QR corpus with each decoder: codes read per folder and median decode time.
 
+With zxing among the decoders, each other's median time on photos without a code is also
+given as a ratio to zxing-cpp alone's, measured in the same run.
+
     .venv/bin/python scripts/corpus_read.py [CORPUS_QR_DIR] [--decoders auto,zxing,zbar]
 
 CORPUS_QR_DIR defaults to qr/ of the corpus: $CHECKPOINT_CORPUS/qr, else
@@ -105,17 +108,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"corpus_read: no images ({', '.join(IMAGE_SUFFIXES)}) under {corpus}",
               file=sys.stderr)
         return 2
+    empty_ms = {}
     for name in args.decoders.split(","):
         report = read_corpus(make_decoder(name), cases)
-        print(f"== {name}: {report.codes_read} / {report.codes_total} codes read, "
-              f"median {statistics.median(report.empty_ms):.2f} ms without a code, "
-              f"{statistics.median(report.code_ms):.2f} ms with one")
-        for folder in sorted(report.total):
-            note = " (correctly empty)" if "falsepositives" in folder else ""
-            print(f"   {folder:28} {report.read[folder]:3} / {report.total[folder]}{note}")
-        for path in report.false_reads:
-            print(f"   FALSE READ {path}")
+        empty_ms[name] = statistics.median(report.empty_ms)
+        show(name, report)
+    if "zxing" in empty_ms and len(empty_ms) > 1:
+        print("   without a code, median / zxing-cpp alone's in this run: " + ", ".join(
+            f"{name} {ms / max(empty_ms['zxing'], 1e-6):.2f}x"
+            for name, ms in empty_ms.items() if name != "zxing"))
     return 0
+
+
+def show(name: str, report: Report) -> None:
+    print(f"== {name}: {report.codes_read} / {report.codes_total} codes read, "
+          f"median {statistics.median(report.empty_ms):.2f} ms without a code, "
+          f"{statistics.median(report.code_ms):.2f} ms with one")
+    for folder in sorted(report.total):
+        note = " (correctly empty)" if "falsepositives" in folder else ""
+        print(f"   {folder:28} {report.read[folder]:3} / {report.total[folder]}{note}")
+    for path in report.false_reads:
+        print(f"   FALSE READ {path}")
 
 
 if __name__ == "__main__":

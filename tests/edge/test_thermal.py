@@ -103,3 +103,17 @@ def test_a_queued_scan_does_not_wait_again_in_full():
     assert result.state == "out_of_range" and waits == []   # its 2.5 s had run out
     fresh = monitor.wait_measurement(timeout=0.3, shown_at=clock.monotonic())
     assert fresh.state == "unseparated" and waits      # a fresh scan waits for its presenter
+
+
+def test_an_unseparated_presenter_is_not_waited_for_past_their_time_to_step_up():
+    clock = FakeClock()
+    monitor = ThermalMonitor(IdleSensor(), clock=clock)
+    feed(monitor, clock, 24.0, 1.2)
+    feed(monitor, clock, 36.5, 0.6)
+    assert monitor.wait_measurement(0, shown_at=clock.monotonic()).state == "ok"
+    feed(monitor, clock, 36.5, 0.6)      # the same reading: the next presenter is not seen
+    waits = []
+    condition_wait = monitor._changed.wait
+    monitor._changed.wait = lambda timeout=None: waits.append(timeout) or condition_wait(0)
+    late = monitor.wait_measurement(2.5, shown_at=clock.monotonic() - 0.35)
+    assert late.state == "unseparated" and waits == []   # a change now would be someone else
