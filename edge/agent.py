@@ -154,6 +154,7 @@ class Agent:
                 "trustlist_version": trust and trust.trustlist_version,
                 "revocations_version": trust and trust.revocations_version,
                 "policy_version": trust and trust.policy_version,
+                "roster_version": trust and trust.roster_version,
                 "workers": self.supervisor.states(), "counters": self._counters()}
 
     def _states(self) -> dict:

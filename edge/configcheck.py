@@ -45,10 +45,10 @@ def _trust(config: Config) -> list[Finding]:
         except TrustError as exc:
             errors.append(str(exc))
     bundles, sources = {}, {}
-    for kind in ("trustlist", "revocations", "policy"):
+    for kind in ("trustlist", "revocations", "policy", "roster"):
         path = trust.values[kind]
-        if path is None:
-            continue
+        if path is None or (kind == "roster" and not Path(path).exists()):
+            continue    # a roster file the district has not pushed yet is no error
         try:
             bundles[kind], sources[kind] = _bundle(path, kind, roots), path
         except TrustError as exc:

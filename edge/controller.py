@@ -148,6 +148,7 @@ class Controller:
             clock_synced=self.clock.synced(),
             trust_stale=trust.stale(judged),
             already_passed=bool(verdict.cti) and self.store.has_passed(verdict.cti),
+            on_roster=trust.on_roster(verdict.subject),
         )
         measuring = self.clock.monotonic()
         stages["verify_ms"] = _ms(started, measuring)

@@ -1,9 +1,9 @@
 """The device's status message (`cp/v1/{device}/status`, retained) and its last will.
 
 PROTOCOL.md section 5 fixes the fields from `schema` to `policy_version`; this project
-adds `alarm` (null, `disk_full`, `store_failing` or `worker_died`), `workers` (each
-supervised thread: running / dead) and `counters` (what the drivers and workers counted
-since start). A change of any WATCHED field is published at once, not at the next
+adds `roster_version`, `alarm` (null, `disk_full`, `store_failing` or `worker_died`),
+`workers` (each supervised thread: running / dead) and `counters` (what the drivers and
+workers counted since start). A change of any WATCHED field is published at once, not at the next
 minute.
 """
 
@@ -41,6 +41,7 @@ def status_message(device: str, *, online: bool, now: float, boot_id: str, uptim
         "trustlist_version": health.get("trustlist_version"),
         "revocations_version": health.get("revocations_version"),
         "policy_version": health.get("policy_version"),
+        "roster_version": health.get("roster_version"),
         "alarm": health.get("alarm"),
         "workers": health.get("workers", {}),
         "counters": health.get("counters", {}),

@@ -20,6 +20,7 @@ from pathlib import Path
 from models.bundle import Bundle, BundleError, open_bundle
 from models.keys import kid_of, load_public_key
 from models.policy import Policy, PolicyError
+from models.roster import Roster, RosterError
 from models.trust import MIN_SUBJECT_KEY_LEN, TrustDataError, TrustStore
 from runtime import logs
 
@@ -49,6 +50,12 @@ class TrustState:
     paths: dict[str, Path] = field(default_factory=dict)        # where each kind persists
     # HC1 subject HMAC key provisioned to the device ([trust] subject_key)
     subject_key: bytes | None = None
+    roster: Roster | None = None        # None: no roster installed, nobody is a visitor
+    roster_version: int | None = None
+
+    def on_roster(self, subject: str | None) -> bool | None:
+        """Whether a pass's subject is a resident's; None without a roster."""
+        return None if self.roster is None else self.roster.has(subject)
 
     def stale(self, now: float) -> bool:
         """Past a bundle's next_update: the district has not refreshed it in time."""
@@ -79,8 +86,8 @@ class TrustState:
         except BundleError as exc:
             raise self._refusal(None, str(exc)) from None
         if bundle.kind not in TRUST_KINDS:
-            raise self._refusal(bundle.kind, "not a trust bundle (trustlist, revocations, "
-                                             "policy)")
+            raise self._refusal(bundle.kind, "not a bundle this device applies "
+                                             f"({', '.join(TRUST_KINDS)})")
         current = self.bundles.get(bundle.kind)
         if current is not None and bundle.version <= current.version:
             if bundle.version == current.version and bundle.payload == current.payload:
@@ -124,7 +131,7 @@ class TrustState:
             raise self._refusal(bundle.kind, f"cannot write {path}: {exc.strerror}") from None
 
 
-TRUST_KINDS = ("trustlist", "revocations", "policy")
+TRUST_KINDS = ("trustlist", "revocations", "policy", "roster")
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -173,8 +180,11 @@ def read_bundle(path: Path, kind: str, roots: dict[bytes, object]) -> Bundle:
 
 
 def load_trust(roots: list[Path], trustlist: Path, revocations: Path | None = None,
-               policy: Path | None = None, subject_key: bytes | None = None) -> TrustState:
-    """Verify and load the trust list, and the revocations and policy when configured.
+               policy: Path | None = None, subject_key: bytes | None = None,
+               roster: Path | None = None) -> TrustState:
+    """Verify and load the trust list, and the revocations, policy and roster when
+    configured. A configured roster file that does not exist yet is no roster: the
+    district may push the first one, which is then written there.
 
     `subject_key` (at least 16 bytes), when given, keys the HC1 subject hash: the
     district's secret, provisioned to the device, never pushed in a (public) bundle."""
@@ -183,7 +193,10 @@ def load_trust(roots: list[Path], trustlist: Path, revocations: Path | None = No
     for kind, path in (("revocations", revocations), ("policy", policy)):
         if path is not None:
             bundles[kind] = read_bundle(path, kind, root_keys)
-    paths = {"trustlist": trustlist, "revocations": revocations, "policy": policy}
+    if roster is not None and Path(roster).exists():
+        bundles["roster"] = read_bundle(roster, "roster", root_keys)
+    paths = {"trustlist": trustlist, "revocations": revocations, "policy": policy,
+             "roster": roster}
     state = build_state(root_keys, bundles, paths)
     state = replace(state, paths={k: Path(v) for k, v in paths.items() if v is not None})
     return with_subject_key(state, subject_key)
@@ -192,7 +205,8 @@ def load_trust(roots: list[Path], trustlist: Path, revocations: Path | None = No
 def load_configured_trust(trust) -> TrustState:
     """load_trust for a config's [trust] table, reading the subject key file if named."""
     key = read_subject_key(trust.subject_key) if trust.subject_key else None
-    return load_trust(trust.roots, trust.trustlist, trust.revocations, trust.policy, key)
+    return load_trust(trust.roots, trust.trustlist, trust.revocations, trust.policy, key,
+                      trust.roster)
 
 
 def read_subject_key(path: Path) -> bytes:
@@ -221,7 +235,7 @@ def build_state(roots: dict[bytes, object], bundles: dict[str, Bundle],
     def parsed(kind: str, build, payload):
         try:
             return build(payload)
-        except (TrustDataError, PolicyError, TypeError) as exc:
+        except (TrustDataError, PolicyError, RosterError, TypeError) as exc:
             raise TrustError(f"{sources.get(kind, kind)}: {exc}") from None
 
     store = parsed("trustlist", TrustStore.from_payloads, bundles["trustlist"].payload)
@@ -230,13 +244,16 @@ def build_state(roots: dict[bytes, object], bundles: dict[str, Bundle],
     policy = Policy()
     if "policy" in bundles:
         policy = parsed("policy", Policy.from_payload, bundles["policy"].payload)
+    roster = None
+    if "roster" in bundles:
+        roster = parsed("roster", Roster.from_payload, bundles["roster"].payload)
     return TrustState(
         store=store, policy=policy, roots=roots,
         trustlist_version=bundles["trustlist"].version,
         revocations_version=_version(bundles, "revocations"),
         policy_version=_version(bundles, "policy"),
         next_update=min(bundle.next_update for bundle in bundles.values()),
-        bundles=dict(bundles),
+        bundles=dict(bundles), roster=roster, roster_version=_version(bundles, "roster"),
     )
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import threading
 import time
+from dataclasses import replace
 
 from district.publish import publish_retained
 from edge.agent import Agent
-from edge.config import load_config
+from edge.config import Section, load_config
 from models.bundle import sign_bundle
 from models.keys import load_private_key
 from models.timefmt import rfc3339
@@ -45,3 +47,58 @@ def test_pushed_policy_is_applied_and_persisted(demo_dir, tmp_path, broker, capl
     assert len(refusals) == 1 and "version 4" in refusals[0] and "rollback" in refusals[0]
     on_disk = json.loads((own / "demo" / "policy.json").read_text())
     assert json.loads(base64.b64decode(on_disk["payload"]))["version"] == 6
+
+
+ROSTER_SCENE = """
+issuer_key = "demo/issuer-key.pem"
+present_s = 1.0
+gap_s = 0.6
+approach_s = 0.3
+loop = true
+[[person]]
+pass = "green"
+temperature_c = 36.5
+subject = "{resident}"
+[[person]]
+pass = "green"
+temperature_c = 36.6
+subject = "{visitor}"
+"""
+
+
+def roster_bundle(folder, version: int, subjects: list[str]) -> bytes:
+    root = load_private_key((folder / "demo" / "root-key.pem").read_bytes())
+    now = time.time()
+    payload = {"version": version, "issued": rfc3339(now), "next_update": rfc3339(now + 86400),
+               "subjects": [{"sub": sub, "unit": "3-2-401"} for sub in subjects]}
+    return json.dumps(sign_bundle("roster", payload, root)).encode()
+
+
+def test_a_pushed_roster_makes_everyone_else_a_visitor(demo_dir, tmp_path, broker):
+    resident, visitor = "a1" * 16, "b2" * 16
+    own = tmp_path / "device"
+    shutil.copytree(demo_dir, own)
+    (own / "roster-scene.toml").write_text(ROSTER_SCENE.format(resident=resident,
+                                                               visitor=visitor))
+    config = load_config(own / "checkpoint.toml").simulated().with_db(tmp_path / "cp.db")
+    config = with_mqtt(replace(config, camera=Section({**config.camera.values,
+                                                       "url": "sim://roster-scene.toml"})),
+                       broker.url)
+    decided: dict = {}
+    on_roster = threading.Event()
+
+    def outcome(result) -> None:
+        if on_roster.is_set():
+            decided.setdefault(result.record.subject, result.record)
+
+    publish_retained(broker.url, None, f"cp/v1/{config.device.id}/config",
+                     roster_bundle(own, 1, [resident]))
+    with Agent(config, on_outcome=outcome) as agent:
+        wait_for(lambda: agent.controller.trust.roster_version == 1, "roster 1 in force")
+        # the first person came while the sensor warmed up: count from the next one on
+        wait_for(lambda: agent.store.count() >= 1, "a first decision")
+        on_roster.set()
+        wait_for(lambda: {resident, visitor} <= set(decided), "both people decided")
+    assert (decided[resident].decision, decided[resident].reasons) == ("pass", ())
+    assert (decided[visitor].decision, decided[visitor].reasons) == ("check", ("visitor",))
+    assert (own / "demo" / "roster.json").exists()      # the next start has it too

@@ -90,3 +90,13 @@ def test_a_broken_scenario_is_an_error(demo_dir, tmp_path):
     found = errors(check(load_config(own / "checkpoint.toml")))
     assert found == [f"[camera] url: scenario {own / 'demo-scenario.toml'}: person pass = "
                      "'blue'; allowed: green, yellow, red, expired, forged, none"]
+
+
+def test_a_roster_not_pushed_yet_is_fine_and_a_broken_one_is_named(demo_dir, tmp_path):
+    own = tmp_path / "device"
+    shutil.copytree(demo_dir, own)
+    config = load_config(own / "checkpoint.toml")
+    assert not (own / "demo" / "roster.json").exists() and check(config) == []
+    (own / "demo" / "roster.json").write_text('{"schema": "checkpoint.bundle/1"}')
+    found = errors(check(config))
+    assert len(found) == 1 and found[0].startswith(f"[trust] roster {own / 'demo'}"), found

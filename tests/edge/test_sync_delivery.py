@@ -39,7 +39,7 @@ STATUS_FIELDS = {
     "schema", "device", "online", "ts", "version", "boot_id", "uptime_s", "backlog",
     "oldest_unsynced", "camera", "thermal", "gate", "reader", "clock_synced", "disk_free_mb",
     "trustlist_version", "revocations_version", "policy_version"} | {
-    "alarm", "workers", "counters"}
+    "roster_version", "alarm", "workers", "counters"}
 
 
 

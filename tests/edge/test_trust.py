@@ -72,8 +72,8 @@ def test_new_trustlist_keeps_the_revocations_in_force(device):
     (lambda: trustlist(6).replace(b'"sig": "', b'"sig": "AAAA'), "bad signature"),
     (lambda: json.dumps(ind.envelope("trustlist", {**_meta(7), "keys": "none"}, ROOT)),
      "malformed payload: .*keys. must be a list"),
-    (lambda: json.dumps(ind.envelope("roster", {**_meta(7), "subjects": []}, ROOT)),
-     "not a trust bundle"),
+    (lambda: json.dumps(ind.envelope("roster", {**_meta(7), "subjects": "all"}, ROOT)),
+     "malformed payload: .*subjects. must be a list"),
     (lambda: b"{not json", "not a JSON bundle envelope"),
 ])
 def test_refused_bundle_leaves_the_previous_one_in_force(device, envelope, reason):
@@ -127,3 +127,22 @@ def test_an_envelope_given_as_a_dict_is_persisted_as_json(device):
     envelope = json.loads(revocations(4))
     assert load(device).apply_bundle(envelope).revocations_version == 4
     assert load(device).revocations_version == 4
+
+
+def roster(version: int, *subjects: str, root=ROOT) -> bytes:
+    payload = {**_meta(version), "subjects": [{"sub": sub, "unit": "3-2-401"} for sub in subjects]}
+    return json.dumps(ind.envelope("roster", payload, root)).encode()
+
+
+def test_a_pushed_roster_says_who_lives_here_and_survives_a_restart(device):
+    path = device / "roster.json"
+    state = load_trust([device / "root.pem"], device / "trustlist.json", roster=path)
+    assert state.roster is None and state.on_roster("ab" * 16) is None     # not there yet
+    state = state.apply_bundle(roster(1, "AB" * 16))
+    assert (state.roster_version, state.on_roster("ab" * 16), state.on_roster("cd" * 16)) \
+        == (1, True, False)
+    assert state.on_roster(None) is False           # a pass with no subject is no resident
+    with pytest.raises(TrustError, match="rollback"):
+        state.apply_bundle(roster(1, "cd" * 16))
+    restarted = load_trust([device / "root.pem"], device / "trustlist.json", roster=path)
+    assert restarted.roster_version == 1 and restarted.on_roster("ab" * 16)
