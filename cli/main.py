@@ -25,6 +25,7 @@ GROUPS = (
     "cli.calibrate",
     "cli.bench",
     "cli.district",
+    "cli.guard",
 )
 
 

@@ -48,7 +48,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "mqtt": {"url": Key("str", "mqtt://127.0.0.1:1883", check=mqtt_url),
              "root": Key("str", ROOT, check=topic_root_problem),
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
-    "console": {"listen": Key("str", "127.0.0.1:8080", check=_listen)},
+    "console": {"listen": Key("str", "127.0.0.1:8080", check=_listen),
+                "guards": Key("path")},
 }
 
 

@@ -20,6 +20,7 @@ from drivers import registry
 from drivers.base import DriverError
 from drivers.clock import SystemClock
 from edge.config import Config
+from edge.guards import GuardsError, read_guards
 from edge.trust import TrustError, build_state, load_roots, read_bundle, read_subject_key
 from models.trust import MIN_SUBJECT_KEY_LEN
 
@@ -32,7 +33,8 @@ class Finding:
 
 def check(config: Config) -> list[Finding]:
     """Every problem `run` would meet with this config, errors first."""
-    findings = [*_trust(config), *_tls(config), *_drivers(config), *_store(config)]
+    findings = [*_trust(config), *_tls(config), *_drivers(config), *_store(config),
+                *_guards(config)]
     return sorted(findings, key=lambda f: f.level != "error")
 
 
@@ -61,6 +63,17 @@ def _trust(config: Config) -> list[Finding]:
     if trust.subject_key:
         errors += _subject_key(trust.subject_key)
     return [Finding("error", f"[trust] {text}") for text in errors]
+
+
+def _guards(config: Config) -> list[Finding]:
+    path = config.console.guards
+    if path is None:
+        return []
+    try:
+        read_guards(path)
+    except GuardsError as exc:
+        return [Finding("error", f"[console] {exc}")]
+    return []
 
 
 def _bundle(path: Path, kind: str, roots: dict):

@@ -1,11 +1,12 @@
 """The controller: the single writer. It decides, commits, then signals the gate.
 
-Scans (and later guard actions) arrive on one bounded queue and are handled one at a
-time by one supervised thread, so the store, the gate and the replay memory never see
-two writers. Bundles the district pushes do not queue here (edge/bundles.py verifies them
-on its own thread and swaps `trust`, which each decision reads once). A decision is
-committed to SQLite before the gate opens: a power cut can lose a gate opening, never the
-record of it.
+Scans and guard actions (edge/actions.py) arrive on one bounded queue and are handled
+one at a time by one supervised thread, so the store, the gate and the replay memory
+never see two writers. The controller remembers its last RECENT decisions, so that a
+guard's action can name the one it acts on, and which checks are closed. Bundles the
+district pushes do not queue here (edge/bundles.py verifies them on its own thread and
+swaps `trust`, which each decision reads once). A decision is committed to SQLite before
+the gate opens: a power cut can lose a gate opening, never the record of it.
 
 Nothing one item does may stop the next: a scan whose judging fails (a bug) is recorded
 as `check` + `unreadable`, so the guard looks at the phone; a gate that fails to open is
@@ -20,10 +21,12 @@ import hashlib
 import logging
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from drivers.base import Gate
+from edge import actions
 from edge.policy import Context, Decision, Measurement, decide, judge_pass
 from edge.scanner import Scan
 from edge.store import Store, StoreError
@@ -40,6 +43,7 @@ from runtime.worker import Worker
 # windows a reading near the fever threshold needs after a person steps up.
 MEASURE_WAIT_S = 2.5
 QUEUE_LEN = 64          # items waiting for the controller; beyond, arrivals are dropped
+RECENT = 64             # decisions a guard's action may refer to
 DRAIN_S = 5.0           # how long stop() lets the controller finish what is queued
 
 
@@ -58,6 +62,8 @@ def describe(item) -> str:
     if isinstance(item, Scan):
         digest = hashlib.sha256(item.text.encode("utf-8", "replace")).hexdigest()[:12]
         return f"scan chars={len(item.text)} prefix={item.text[:4]!r} sha256={digest}"
+    if isinstance(item, actions.Action):
+        return f"{type(item).__name__} operator={item.operator} of={item.of}"
     return type(item).__name__
 
 
@@ -82,20 +88,54 @@ class Controller:
         self.gate_failures = 0
         self._queue: queue.Queue = queue.Queue(QUEUE_LEN)
         self._closing = threading.Event()
-        # Queued items are (scan, when it was queued): the wait in the queue is a stage.
-        self.worker = Worker("controller", lambda item: self.handle_scan(*item),
+        self._recent: OrderedDict[str, Record] = OrderedDict()  # id -> decision
+        self._closed: set[str] = set()          # checks a guard has closed
+        # Queued items are (item, when it was queued): the wait in the queue is a stage.
+        self.worker = Worker("controller", lambda item: self._handle(*item),
                              take=self._next, describe=lambda item: describe(item[0]))
 
-    def submit(self, scan: Scan) -> bool:
-        """Queue a scan; False (counted, logged) when the queue is full."""
+    def submit(self, item: Scan | actions.Action) -> bool:
+        """Queue a scan or a guard action; False (counted, logged) when the queue is full
+        (an action's result then says so)."""
         try:
-            self._queue.put_nowait((scan, self.clock.monotonic()))
+            self._queue.put_nowait((item, self.clock.monotonic()))
         except queue.Full:
             self.dropped += 1
-            logs.event("controller_queue_full", logging.ERROR, dropped=describe(scan),
+            logs.event("controller_queue_full", logging.ERROR, dropped=describe(item),
                        scans_dropped=self.dropped)
+            if isinstance(item, actions.Action):
+                item.result.set_exception(actions.ActionError("busy"))
             return False
         return True
+
+    def _handle(self, item, queued: float):
+        if isinstance(item, actions.Action):
+            return self.handle_action(item)
+        return self.handle_scan(item, queued)
+
+    def handle_action(self, action: actions.Action) -> Record | None:
+        """A guard's action: its record committed (then the gate, on an allow), or its
+        result refused with an ActionError; the next item is handled either way."""
+        self._stages = {}
+        decided = self._recent.get(action.of)
+        try:
+            decision, reasons, note = actions.judge(
+                action, decided, action.of in self._closed, self.trust.policy.operator_override)
+        except actions.ActionError as exc:
+            logs.event("action_refused", logging.WARNING, action=describe(action),
+                       reason=exc.reason)
+            action.result.set_exception(exc)
+            return None
+        now = self.clock.now()
+        record = actions.record_for(action, decided, decision, reasons, note,
+                                    record_id=uuid7(int(now * 1000)), ts=rfc3339(now),
+                                    clock_synced=self.clock.synced())
+        record = self._commit(record, None)
+        if decided.decision == R.CHECK:
+            self._closed.add(decided.id)
+        self._act(record, None)
+        action.result.set_result(record)
+        return record
 
     def start(self) -> None:
         self.worker.start()
@@ -188,14 +228,16 @@ class Controller:
                        decision=record.decision, error=str(exc), alarm=self.store.alarm)
             return record
 
-    def _act(self, record: Record, scan: Scan) -> None:
-        """What follows a committed decision: the gate, the uplink, the log, listeners."""
+    def _act(self, record: Record, scan: Scan | None) -> None:
+        """What follows a committed decision: the gate, the uplink, the log, listeners.
+        `scan` is None for a guard's action."""
+        self._remember(record)
         if record.decision == "pass":
             self._open_gate(record)
         if self.on_commit:
             self.on_commit()
         self._log(record, scan)
-        if self.on_outcome:
+        if self.on_outcome and scan is not None:
             try:
                 self.on_outcome(Outcome(record, scan, self.clock.monotonic(),
                                         dict(self._stages)))
@@ -221,7 +263,17 @@ class Controller:
             temperature_c=measurement.temperature_c,
         )
 
-    def _log(self, record: Record, scan: Scan) -> None:
+    def _remember(self, record: Record) -> None:
+        self._recent[record.id] = record
+        while len(self._recent) > RECENT:
+            gone, _ = self._recent.popitem(last=False)
+            self._closed.discard(gone)
+
+    def _log(self, record: Record, scan: Scan | None) -> None:
+        if scan is None:
+            logs.event("decision", seq=record.seq, decision=record.decision,
+                       reasons=record.reasons, operator=record.operator, note=record.note)
+            return
         latency_ms = (self.clock.monotonic() - scan.t_mono) * 1000.0
         logs.event("decision", seq=record.seq, decision=record.decision,
                    reasons=record.reasons, color=record.color,
