@@ -47,7 +47,7 @@ def run(args) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        with Agent(config) as agent:
+        with Agent(config, console=True) as agent:
             agent.run(stop, args.duration)
     except AgentFailed as exc:
         print(f"checkpoint: run: {exc}; stopped so that it can be started afresh",

@@ -65,7 +65,7 @@ def build_scene(config: Config, clock):
 class Agent:
     def __init__(self, config: Config, *, clock=None,
                  on_outcome: Callable[[Outcome], None] | None = None,
-                 verify=verify_pass) -> None:
+                 verify=verify_pass, console: bool = False) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.on_outcome = on_outcome
@@ -78,6 +78,8 @@ class Agent:
         self.sync: Sync | None = None
         self.bundles: Bundles | None = None
         self.scene = None           # the simulated people, when the camera is simulated
+        self.serve_console = console    # serve the guard console on [console] listen
+        self.console = None         # its hub (edge/console/hub.py), once serving
         self._parts: dict = {}      # camera, sensor, gate, scanner, monitor
 
     def __enter__(self) -> Agent:
@@ -115,6 +117,8 @@ class Agent:
         for part in (camera, self._parts["sensor"]):
             self.supervisor.adopt(*part.workers)
         self.supervisor.probe("mqtt-network", lambda: self.sync.network_alive)
+        if self.serve_console:
+            self._console()
         logs.event("started", device=cfg.device.id, gate=cfg.device.gate,
                    camera=camera.describe(), thermal=cfg.thermal.url, store=self.store.path,
                    store_id=self.store.store_id, records=self.store.count())
@@ -138,6 +142,41 @@ class Agent:
         monitor = self._parts["monitor"] = self._started(ThermalMonitor(
             sensor, clock=self.clock, offset_c=cfg.thermal.offset_c, settings=settings))
         return monitor
+
+    def _console(self) -> None:
+        """The guard console: its page is fed every committed record and the health."""
+        from edge.console.hub import Hub
+        from edge.console.server import ConsoleServer, make_app
+        from edge.console.views import decision_view
+        from edge.guards import Guards, GuardsError, read_guards
+
+        cfg = self.config
+        try:
+            guards = Guards(read_guards(cfg.console.guards), self.clock) \
+                if cfg.console.guards else None
+        except GuardsError as exc:
+            raise AgentError(f"[console] {exc}") from None
+        hub = Hub()
+        self.controller.listeners.append(lambda record: hub.decision(decision_view(record)))
+        server = ConsoleServer(make_app(hub, guards, self.controller.submit), cfg.console.listen)
+        try:
+            server.start()
+        except OSError as exc:
+            raise AgentError(str(exc)) from None
+        self._resources.callback(server.stop)
+        self.supervisor.probe("console", lambda: server.alive)
+        self.console = hub
+        hub.set_health(self._console_health())
+
+    def _console_health(self) -> dict:
+        from edge.console.views import health_view
+
+        states = self._states()
+        trust = self.controller.trust
+        return health_view({name: states[name] for name in ("camera", "thermal", "gate")},
+                           connected=bool(self.sync and self.sync.connected),
+                           trust_stale=trust.stale(trust.effective_now(self.clock.now())),
+                           clock_synced=self.clock.synced())
 
     def _started(self, part):
         """Start a part with a supervised worker; stopping the agent stops it."""
@@ -190,6 +229,8 @@ class Agent:
                 logs.event("agent_failed", logging.CRITICAL, dead=dead,
                            note="stopping so that the service manager starts it afresh")
                 raise AgentFailed(f"{', '.join(dead)} died")
+            if self.console is not None:
+                self.console.set_health(self._console_health())
             now = status.watched(self._states())
             if now != said:
                 said = now

@@ -81,6 +81,7 @@ class Controller:
         self.gate_name = gate_name
         self.on_outcome = on_outcome
         self.on_commit = on_commit      # wakes the uplink: a new record waits in the outbox
+        self.listeners: list[Callable[[Record], None]] = []    # every committed record
         self.measure_wait_s = measure_wait_s
         self.verify = verify
         self.dropped = 0            # scans that found the queue full
@@ -237,6 +238,11 @@ class Controller:
         if self.on_commit:
             self.on_commit()
         self._log(record, scan)
+        for listener in self.listeners:
+            try:
+                listener(record)
+            except Exception as exc:    # a page's bug must not undo the decision
+                logs.event("listener_failed", logging.ERROR, id=record.id, error=repr(exc))
         if self.on_outcome and scan is not None:
             try:
                 self.on_outcome(Outcome(record, scan, self.clock.monotonic(),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker import Broker
+from tests.support.broker import Broker, free_port
 from tests.support.paths import REPO
 
 
@@ -19,6 +19,10 @@ def demo_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("config")
     for name in ("checkpoint.toml", "demo-scenario.toml", "lane-scenario.toml"):
         shutil.copy(REPO / "config" / name, folder / name)
+    # `checkpoint run` serves the console: on a port of the tests' own, not the demo's 8080
+    config = folder / "checkpoint.toml"
+    config.write_text(config.read_text().replace('listen = "127.0.0.1:8080"',
+                                                 f'listen = "127.0.0.1:{free_port()}"'))
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo.py"),
                     str(folder / "demo")], check=True, capture_output=True)
     return folder

@@ -39,8 +39,7 @@ def test_config_check_names_a_broken_guards_file(demo_dir, tmp_path):
     own = tmp_path / "device"
     shutil.copytree(demo_dir, own)
     config_path = own / "checkpoint.toml"
-    text = config_path.read_text().replace('listen = "127.0.0.1:8080"',
-                                           'listen = "127.0.0.1:8080"\nguards = "guards"')
+    text = config_path.read_text().replace("[console]\n", '[console]\nguards = "guards"\n')
     config_path.write_text(text)
     (own / "guards").write_text("g01 not-a-hash\n")
     found = [f.text for f in check(load_config(config_path)) if f.level == "error"]

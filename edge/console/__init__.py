@@ -1,0 +1,1 @@
+"""The guard console: a local web page served by the agent (edge/console/server.py)."""

@@ -1,0 +1,196 @@
+"""The console's web server: Starlette on uvicorn, on its own supervised thread.
+
+Why these: Starlette is a small, well-kept ASGI toolkit (routing, static files, streaming
+responses; no ORM or templates we would not use), and uvicorn its reference server; one
+event loop serves every page and its server-sent-event stream, so a page costs a queue,
+not a thread. Everything the page loads is served from this package (no CDN: the gate
+may be offline).
+
+The page is a hostile channel like any other: a request body is bounded (4 KiB) and read
+with models/safejson before anything looks at it; every failure is a JSON error with a
+stable code; no request can end the server's thread. Actions need the session cookie
+(HttpOnly, SameSite=Strict) and the session's CSRF token in `X-CSRF-Token`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+
+from edge import actions
+from edge.console.hub import Hub, sse
+from edge.console.views import decision_view
+from edge.guards import Guards, SignInRefused
+from models.safejson import JsonRefused, loads
+
+HERE = Path(__file__).parent
+MAX_BODY = 4096
+ACTION_WAIT_S = 5.0
+HEARTBEAT_S = 15.0
+COOKIE = "cp_session"
+LANGUAGES = ("zh-CN", "en")
+
+
+def make_app(hub: Hub, guards: Guards | None, submit):
+    """The ASGI app; `submit(action) -> bool` queues a guard action with the controller."""
+    from starlette.applications import Starlette
+    from starlette.responses import FileResponse, JSONResponse, StreamingResponse
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    def error(status: int, code: str, **extra) -> JSONResponse:
+        return JSONResponse({"error": code, **extra}, status_code=status)
+
+    async def index(request):
+        return FileResponse(HERE / "static" / "index.html")
+
+    async def language(request):
+        lang = request.path_params["lang"]
+        if lang not in LANGUAGES:
+            return error(404, "unknown_language")
+        return FileResponse(HERE / "i18n" / f"{lang}.json")
+
+    async def events(request):
+        queue = hub.subscribe()
+
+        async def stream():
+            try:
+                for kind, data in hub.snapshot():
+                    yield sse(kind, data)
+                while True:
+                    try:
+                        yield await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                    except TimeoutError:
+                        yield ": still here\n\n"
+            finally:
+                hub.unsubscribe(queue)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store"})
+
+    async def sign_in(request):
+        body = await _json(request)
+        if isinstance(body, JSONResponse):
+            return body
+        if guards is None:
+            return error(403, "no_guards")
+        try:
+            session = await asyncio.to_thread(guards.sign_in, str(body.get("guard", "")),
+                                              str(body.get("pin", "")))
+        except SignInRefused as refused:
+            return error(401, refused.reason, retry_in_s=refused.retry_in_s)
+        response = JSONResponse({"guard": session.guard, "csrf": session.csrf})
+        response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict")
+        return response
+
+    async def sign_out(request):
+        if guards is not None:
+            guards.sign_out(request.cookies.get(COOKIE))
+        response = JSONResponse({})
+        response.delete_cookie(COOKIE)
+        return response
+
+    async def act(request):
+        session = guards and guards.authorised(request.cookies.get(COOKIE),
+                                               request.headers.get("x-csrf-token"))
+        if not session:
+            return error(403, "not_signed_in")
+        body = await _json(request)
+        if isinstance(body, JSONResponse):
+            return body
+        try:
+            action = _action(body, session.guard)
+        except (KeyError, TypeError, ValueError):
+            return error(400, "bad_action")
+        if not submit(action):
+            return error(503, "busy")
+        try:
+            record = await asyncio.wrap_future(action.result)
+        except actions.ActionError as refused:
+            return error(409, refused.reason)
+        except (TimeoutError, FutureTimeout):
+            return error(504, "timeout")
+        return JSONResponse(decision_view(record))
+
+    routes = [Route("/", index), Route("/i18n/{lang}.json", language),
+              Route("/events", events), Route("/api/session", sign_in, methods=["POST"]),
+              Route("/api/session", sign_out, methods=["DELETE"]),
+              Route("/api/actions", act, methods=["POST"]),
+              Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
+    return Starlette(routes=routes)
+
+
+async def _json(request):
+    """The request's JSON object, at a bounded cost, or the error response to send."""
+    from starlette.responses import JSONResponse
+
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY:
+        return JSONResponse({"error": "too_large"}, status_code=413)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "too_large"}, status_code=413)
+    try:
+        value = loads(body, max_bytes=MAX_BODY, max_depth=2)
+    except JsonRefused as refused:
+        return JSONResponse({"error": refused.reason}, status_code=400)
+    if not isinstance(value, dict):
+        return JSONResponse({"error": "bad_json"}, status_code=400)
+    return value
+
+
+def _action(body: dict, guard: str) -> actions.Action:
+    kind, of = body["kind"], str(body["of"])
+    if kind == "override":
+        return actions.Override(guard, of, allow=bool(body["allow"]), reason=str(body["reason"]))
+    if kind == "check_done":
+        return actions.CheckDone(guard, of, allow=bool(body["allow"]),
+                                 reason=str(body["reason"]))
+    if kind == "register":
+        phone = body.get("phone_last4") or None
+        return actions.Registration(guard, of, unit=str(body["unit"]),
+                                    reason=str(body["reason"]),
+                                    phone_last4=None if phone is None else str(phone))
+    raise ValueError(kind)
+
+
+class ConsoleServer:
+    """uvicorn serving the app on `listen` (HOST:PORT) from a thread of its own."""
+
+    def __init__(self, app, listen: str) -> None:
+        import uvicorn
+
+        host, port = listen.rsplit(":", 1)
+        self._server = uvicorn.Server(uvicorn.Config(
+            app, host=host, port=int(port), log_level="warning", lifespan="off",
+            access_log=False))
+        self._thread = threading.Thread(target=self._server.run, name="console", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Serve; OSError when the address cannot be bound within `timeout`. uvicorn sets
+        no event when it is listening, so its flag is looked at every 20 ms."""
+        self._thread.start()
+        pause, waited = threading.Event(), 0.0
+        while not self._server.started and self._thread.is_alive() and waited < timeout:
+            pause.wait(0.02)
+            waited += 0.02
+        if not self._server.started:
+            raise OSError(f"console: cannot serve on {self.address}")
+
+    @property
+    def address(self) -> str:
+        config = self._server.config
+        return f"{config.host}:{config.port}"
+
+    @property
+    def alive(self) -> bool:
+        """Serving, or stopped on purpose: only a thread that ended by itself is dead."""
+        return self._thread.is_alive() or self._server.should_exit
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(5.0)

@@ -1,0 +1,102 @@
+// The guard console. Every word on the page comes from /i18n/<lang>.json; the server sends
+// codes (decision, reasons, health) over server-sent events, never display text.
+"use strict";
+const state = { lang: localStorage.getItem("lang") || "zh-CN", words: {}, last: null,
+                health: {}, counts: {}, csrf: null, guard: null };
+const $ = (id) => document.getElementById(id);
+const t = (key) => state.words[key] ?? key;
+const ICONS = { pass: "✔", deny: "✖", check: "?" };
+
+async function loadLanguage(lang) {
+  const response = await fetch(`/i18n/${lang}.json`);
+  state.words = await response.json();
+  state.lang = lang;
+  localStorage.setItem("lang", lang);
+  document.documentElement.lang = lang;
+  for (const [id, key] of [["signin-button", "sign_in"], ["allow", "allow"], ["deny", "deny"],
+                           ["register-button", "register"], ["lang", "other_language"]]) {
+    $(id).textContent = t(key);
+  }
+  $("guard").placeholder = t("guard_id");
+  $("pin").placeholder = t("pin");
+  $("unit").placeholder = t("unit");
+  $("phone").placeholder = t("phone_last4");
+  fill($("act-reason"), state.words.override_reasons || {});
+  fill($("visit-reason"), state.words.visit_reasons || {});
+  render();
+}
+
+function fill(select, options) {
+  select.replaceChildren(...Object.entries(options).map(([value, label]) => {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = label;
+    return option;
+  }));
+}
+
+function render() {
+  const view = state.last;
+  const verdict = $("verdict");
+  verdict.dataset.decision = view ? view.decision : "";
+  $("icon").textContent = view ? ICONS[view.decision] : "";
+  $("word").textContent = view ? t(`decision_${view.decision}`) : t("waiting");
+  $("reason").textContent = view ? view.reasons.map((r) => t(`reason_${r}`)).join(" · ") : "";
+  $("temperature").textContent = view && view.temperature_c !== null
+    ? `${t("screening_estimate")} ${view.temperature_c.toFixed(1)} °C` : "";
+  $("act").hidden = !(view && state.csrf && (view.decision === "check" || view.decision === "deny"));
+  $("register").hidden = !(view && view.decision === "check" && view.reasons.join() === "visitor");
+  const counts = ["pass", "deny", "check"].map((d) => `${t(`decision_${d}`)} ${state.counts[d] || 0}`);
+  $("counts").textContent = `${t("today")}: ${counts.join("  ")}`;
+  $("health").replaceChildren(...Object.entries(state.health).map(([part, value]) => {
+    const span = document.createElement("span");
+    const bad = value.state !== "ok";
+    span.className = bad ? "part bad" : "part";
+    span.dataset.part = part;
+    span.dataset.state = value.state;
+    span.textContent = `${t(`part_${part}`)}: ${bad ? (value.detail || t(`state_${value.state}`)) : t("state_ok")}`;
+    return span;
+  }));
+  $("signin-state").textContent = state.guard ? `${t("signed_in")} ${state.guard}` : "";
+}
+
+function listen() {
+  const events = new EventSource("/events");
+  events.addEventListener("decision", (e) => { state.last = JSON.parse(e.data); $("act-error").textContent = ""; render(); });
+  events.addEventListener("counts", (e) => { state.counts = JSON.parse(e.data); render(); });
+  events.addEventListener("health", (e) => { state.health = JSON.parse(e.data); render(); });
+}
+
+async function post(url, body, headers = {}) {
+  const response = await fetch(url, { method: "POST", body: JSON.stringify(body),
+    headers: { "Content-Type": "application/json", ...headers }, credentials: "same-origin" });
+  return [response.ok, await response.json()];
+}
+
+async function act(body) {
+  const [ok, answer] = await post("/api/actions", body, { "X-CSRF-Token": state.csrf });
+  $("act-error").textContent = ok ? "" : t(`error_${answer.error}`);
+}
+
+$("signin").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const [ok, answer] = await post("/api/session", { guard: $("guard").value, pin: $("pin").value });
+  $("pin").value = "";
+  if (ok) { state.csrf = answer.csrf; state.guard = answer.guard; render(); return; }
+  $("signin-state").textContent = t(`error_${answer.error}`);
+});
+$("allow").addEventListener("click", () => act(actionFor(true)));
+$("deny").addEventListener("click", () => act(actionFor(false)));
+$("register").addEventListener("submit", (e) => {
+  e.preventDefault();
+  act({ kind: "register", of: state.last.id, unit: $("unit").value,
+        reason: $("visit-reason").value, phone_last4: $("phone").value || null });
+});
+$("lang").addEventListener("click", () => loadLanguage(state.lang === "zh-CN" ? "en" : "zh-CN"));
+
+function actionFor(allow) {
+  const kind = state.last.decision === "check" ? "check_done" : "override";
+  return { kind, of: state.last.id, allow, reason: $("act-reason").value };
+}
+
+loadLanguage(state.lang).then(listen);
