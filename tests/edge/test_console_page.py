@@ -1,7 +1,8 @@
 """The guard console in real headless Chromium (Debian's `chromium`, driven by Playwright):
-decisions appear on the page as they are committed, a wrong PIN is refused, a signed-in
-guard registers a visitor and the `check` becomes a pass record with the guard's id, and
-the health strip turns red when the broker goes away."""
+decisions appear on the page as they are committed, each with its sound; a wrong PIN is
+refused; a `check` stays on screen while later people are decided, until a signed-in
+guard registers the visitor and the `check` becomes a pass record with the guard's id;
+and the health strip turns red when the broker goes away."""
 
 from __future__ import annotations
 
@@ -93,6 +94,12 @@ def test_a_guard_sees_decisions_signs_in_and_registers_a_visitor(demo_dir, tmp_p
 
         page.wait_for_selector("#verdict[data-decision='check']", timeout=30_000)
         assert page.inner_text("#reason") == "访客"
+        # The next person is decided, but the check stays on screen until the guard acts.
+        seen = agent.store.count()
+        wait_for(lambda: agent.store.count() > seen, "the next person's decision")
+        page.wait_for_function("document.getElementById('behind').textContent === '此后: 通过'")
+        assert page.get_attribute("#verdict", "data-decision") == "check"
+        assert {"pass", "check"} <= set(page.evaluate("window.soundsPlayed"))
         page.fill("#unit", "3-2-401")
         page.select_option("#visit-reason", "family")
         page.fill("#phone", "1234")

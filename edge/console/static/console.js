@@ -1,8 +1,10 @@
 // The guard console. Every word on the page comes from /i18n/<lang>.json; the server sends
 // codes (decision, reasons, health) over server-sent events, never display text.
 "use strict";
+// `pending`: a check on screen until a guard acts on it; decisions meanwhile are counted
+// and the newest is named under it, but do not replace it.
 const state = { lang: localStorage.getItem("lang") || "zh-CN", words: {}, last: null,
-                health: {}, counts: {}, csrf: null, guard: null };
+                pending: null, behind: null, health: {}, counts: {}, csrf: null, guard: null };
 const $ = (id) => document.getElementById(id);
 const t = (key) => state.words[key] ?? key;
 const ICONS = { pass: "✔", deny: "✖", check: "?" };
@@ -44,6 +46,8 @@ function render() {
   $("reason").textContent = view ? view.reasons.map((r) => t(`reason_${r}`)).join(" · ") : "";
   $("temperature").textContent = view && view.temperature_c !== null
     ? `${t("screening_estimate")} ${view.temperature_c.toFixed(1)} °C` : "";
+  $("behind").textContent = state.pending && state.behind
+    ? `${t("meanwhile")}: ${t(`decision_${state.behind.decision}`)}` : "";
   $("act").hidden = !(view && state.csrf && (view.decision === "check" || view.decision === "deny"));
   $("register").hidden = !(view && view.decision === "check" && view.reasons.join() === "visitor");
   const counts = ["pass", "deny", "check"].map((d) => `${t(`decision_${d}`)} ${state.counts[d] || 0}`);
@@ -62,7 +66,7 @@ function render() {
 
 function listen() {
   const events = new EventSource("/events");
-  events.addEventListener("decision", (e) => { state.last = JSON.parse(e.data); $("act-error").textContent = ""; render(); });
+  events.addEventListener("decision", (e) => shown(JSON.parse(e.data)));
   events.addEventListener("counts", (e) => { state.counts = JSON.parse(e.data); render(); });
   events.addEventListener("health", (e) => { state.health = JSON.parse(e.data); render(); });
 }
@@ -73,9 +77,53 @@ async function post(url, body, headers = {}) {
   return [response.ok, await response.json()];
 }
 
+function shown(view) {
+  if (state.pending && !view.operator) {     // the check stays until the guard acts
+    state.behind = view;
+  } else {
+    state.last = view;
+    state.pending = view.decision === "check" ? view : null;
+    state.behind = null;
+    $("act-error").textContent = "";
+  }
+  sound(view.decision);
+  render();
+}
+
 async function act(body) {
   const [ok, answer] = await post("/api/actions", body, { "X-CSRF-Token": state.csrf });
   $("act-error").textContent = ok ? "" : t(`error_${answer.error}`);
+  if (ok) {
+    state.pending = null;
+    state.behind = null;
+    state.last = answer;
+    render();
+  }
+}
+
+// One sound per outcome, made here (no sound files): pass two rising tones, deny one long
+// low tone, check three short middle tones. The kiosk allows sound without a click.
+const TONES = { pass: [[660, 0.12], [880, 0.18]], deny: [[220, 0.7]],
+                check: [[520, 0.1], [0, 0.08], [520, 0.1], [0, 0.08], [520, 0.1]] };
+let audio = null;
+function sound(decision) {
+  window.soundsPlayed = (window.soundsPlayed || []).concat(decision);
+  try {
+    audio = audio || new AudioContext();
+    let at = audio.currentTime;
+    for (const [hz, seconds] of TONES[decision] || []) {
+      if (hz) {
+        const tone = audio.createOscillator();
+        tone.frequency.value = hz;
+        tone.connect(audio.destination);
+        tone.start(at);
+        tone.stop(at + seconds);
+      }
+      at += seconds;
+    }
+  } catch (error) {
+    // no audio device: the screen still says it all
+  }
 }
 
 $("signin").addEventListener("submit", async (e) => {
