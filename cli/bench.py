@@ -77,6 +77,13 @@ def _lane(args) -> dict:
     return measure_lane(args.config, people=args.people, scenario=args.scenario)
 
 
+def _console(args) -> dict:
+    from bench.console import measure_console
+
+    load_or_explain(args.config)
+    return measure_console(args.config, decisions=args.decisions)
+
+
 def _thermal(args) -> dict:
     from bench.thermal import measure
 
@@ -94,6 +101,7 @@ SECTIONS: list[Section] = [
     Section("decode", measure=lambda args: measure_decode(args.frames), show=show_decode),
     Section("latency", measure=_latency, show=_show("bench.latency", "show_latency")),
     Section("lane", measure=_lane, show=_show("bench.lane", "show_lane")),
+    Section("console", measure=_console, show=_show("bench.console", "show_console")),
     Section("verify", measure=lambda args: measure_verify(), show=show_verify),
     Section("thermal", measure=_thermal, show=_show("bench.thermal", "show")),
 ]

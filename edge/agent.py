@@ -157,7 +157,8 @@ class Agent:
         except GuardsError as exc:
             raise AgentError(f"[console] {exc}") from None
         hub = Hub()
-        self.controller.listeners.append(lambda record: hub.decision(decision_view(record)))
+        self.controller.listeners.append(
+            lambda record, name: hub.decision(decision_view(record, name)))
         server = ConsoleServer(make_app(hub, guards, self.controller.submit), cfg.console.listen)
         try:
             server.start()
@@ -172,10 +173,13 @@ class Agent:
         from edge.console.views import health_view
 
         states = self._states()
-        trust = self.controller.trust
+        trust, now = self.controller.trust, self.clock.now()
+        issued = trust.bundles["trustlist"].issued if "trustlist" in trust.bundles else None
         return health_view({name: states[name] for name in ("camera", "thermal", "gate")},
                            connected=bool(self.sync and self.sync.connected),
-                           trust_stale=trust.stale(trust.effective_now(self.clock.now())),
+                           backlog=self.sync.backlog[0] if self.sync else 0,
+                           trust_stale=trust.stale(trust.effective_now(now)),
+                           trust_age_h=None if issued is None else (now - issued) / 3600,
                            clock_synced=self.clock.synced())
 
     def _started(self, part):

@@ -81,7 +81,9 @@ class Controller:
         self.gate_name = gate_name
         self.on_outcome = on_outcome
         self.on_commit = on_commit      # wakes the uplink: a new record waits in the outbox
-        self.listeners: list[Callable[[Record], None]] = []    # every committed record
+        # every committed record, with the masked name its pass carries (shown, never stored)
+        self.listeners: list[Callable[[Record, str | None], None]] = []
+        self._name: str | None = None
         self.measure_wait_s = measure_wait_s
         self.verify = verify
         self.dropped = 0            # scans that found the queue full
@@ -185,6 +187,7 @@ class Controller:
         policy = trust.policy
         started = self.clock.monotonic()
         verdict = self.verify(scan.text, trust.store, judged, policy.max_pass_lifetime_s)
+        self._name = verdict.name
         context = Context(
             clock_synced=self.clock.synced(),
             trust_stale=trust.stale(judged),
@@ -238,9 +241,10 @@ class Controller:
         if self.on_commit:
             self.on_commit()
         self._log(record, scan)
+        name, self._name = (self._name if scan is not None else None), None
         for listener in self.listeners:
             try:
-                listener(record)
+                listener(record, name)
             except Exception as exc:    # a page's bug must not undo the decision
                 logs.event("listener_failed", logging.ERROR, id=record.id, error=repr(exc))
         if self.on_outcome and scan is not None:

@@ -88,6 +88,7 @@ class Sync:
         self._said: tuple | None = None     # the watched health fields last published
         self._started = clock.monotonic()
         self._unreachable_said = False
+        self.backlog: tuple[int, str | None] = (0, None)   # as of the worker's last round
         self._client = self._make_client()
 
     @property
@@ -225,6 +226,7 @@ class Sync:
     def _step(self, outbox: Outbox) -> None:
         self._handle_inbox(outbox)
         self.retention.run_if_due(outbox.store)
+        self.backlog = outbox.store.backlog()   # for the console, read on this thread
         if not self.connected:
             return
         if self.clock.monotonic() >= self._status_due or self._news():

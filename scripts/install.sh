@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Checkpoint needs: system libraries (zbar for the fallback decoder, Mosquitto
-# for the local broker, PostgreSQL for the district store tests, Chromium for the guard
-# console's kiosk and its browser tests) and a virtualenv holding the `checkpoint`
-# application.
+# for the local broker, PostgreSQL for the district store tests, Chromium and a Chinese
+# font for the guard console's kiosk and its browser tests) and a virtualenv holding the
+# `checkpoint` application.
 set -euo pipefail
 python=${1:-python3.11}
 venv=${2:-.venv}
-packages=(libzbar0 mosquitto postgresql chromium)
+packages=(libzbar0 mosquitto postgresql chromium fonts-wqy-microhei)
 
 missing=()
 for p in "${packages[@]}"; do

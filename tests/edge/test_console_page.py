@@ -7,6 +7,7 @@ and the health strip turns red when the broker goes away."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -39,11 +40,29 @@ loop = true
 pass = "green"
 temperature_c = 36.5
 subject = "{RESIDENT}"
+name = "张*明"
+[[person]]
+pass = "red"
+temperature_c = 36.4
 [[person]]
 pass = "green"
 temperature_c = 36.6
 subject = "{VISITOR}"
 """
+# CHECKPOINT_SCREENSHOTS=docs/console .venv/bin/pytest tests/edge/test_console_page.py
+# saves the screenshots of docs/console/ (each main state, in both languages).
+SHOTS = os.environ.get("CHECKPOINT_SCREENSHOTS")
+
+
+def shot(page, state: str) -> None:
+    if not SHOTS:
+        return
+    Path(SHOTS).mkdir(parents=True, exist_ok=True)
+    for _ in range(2):      # the page's language, then the other one, then back
+        lang = page.evaluate("document.documentElement.lang")
+        page.screenshot(path=str(Path(SHOTS) / f"{state}-{lang}.png"))
+        page.click("#lang")
+        page.wait_for_function(f"document.documentElement.lang !== '{lang}'")
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: "
                                 "`make test` installs Debian's chromium package as root")
@@ -81,6 +100,14 @@ def test_a_guard_sees_decisions_signs_in_and_registers_a_visitor(demo_dir, tmp_p
         page.wait_for_selector("#verdict[data-decision='pass']", timeout=30_000)
         assert page.inner_text("#word") == "通过"
         assert "体温筛查估计 36.5 °C" in page.inner_text("#temperature")
+        assert page.inner_text("#who") == "绿码 · 张*明"     # masked, as the pass carries it
+        strip = page.inner_text("#health")
+        assert "上报: 正常" in strip and "待上报: 正常" in strip and "信任列表: 正常" in strip
+        shot(page, "pass")
+        page.wait_for_selector("#verdict[data-decision='deny']", timeout=30_000)
+        assert page.inner_text("#word") == "禁止"
+        assert page.inner_text("#reason") == "红码 · 访客"     # every reason, in words
+        shot(page, "deny")
 
         page.fill("#guard", "g01")
         page.fill("#pin", "000000")
@@ -99,7 +126,8 @@ def test_a_guard_sees_decisions_signs_in_and_registers_a_visitor(demo_dir, tmp_p
         wait_for(lambda: agent.store.count() > seen, "the next person's decision")
         page.wait_for_function("document.getElementById('behind').textContent === '此后: 通过'")
         assert page.get_attribute("#verdict", "data-decision") == "check"
-        assert {"pass", "check"} <= set(page.evaluate("window.soundsPlayed"))
+        assert {"pass", "deny", "check"} <= set(page.evaluate("window.soundsPlayed"))
+        shot(page, "check")
         page.fill("#unit", "3-2-401")
         page.select_option("#visit-reason", "family")
         page.fill("#phone", "1234")
@@ -116,6 +144,7 @@ def test_a_guard_sees_decisions_signs_in_and_registers_a_visitor(demo_dir, tmp_p
         broker.stop()
         page.wait_for_selector("#health .part.bad[data-part='broker']", timeout=30_000)
         assert page.inner_text("#health .part.bad") == "Uplink: offline"
+        shot(page, "fault")
         browser.close()
         stop.set()
         watcher.join(10)

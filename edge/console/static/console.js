@@ -44,6 +44,8 @@ function render() {
   $("icon").textContent = view ? ICONS[view.decision] : "";
   $("word").textContent = view ? t(`decision_${view.decision}`) : t("waiting");
   $("reason").textContent = view ? view.reasons.map((r) => t(`reason_${r}`)).join(" · ") : "";
+  $("who").textContent = view ? [view.color && t(`color_${view.color}`), view.name]
+    .filter(Boolean).join(" · ") : "";
   $("temperature").textContent = view && view.temperature_c !== null
     ? `${t("screening_estimate")} ${view.temperature_c.toFixed(1)} °C` : "";
   $("behind").textContent = state.pending && state.behind
@@ -58,7 +60,9 @@ function render() {
     span.className = bad ? "part bad" : "part";
     span.dataset.part = part;
     span.dataset.state = value.state;
-    span.textContent = `${t(`part_${part}`)}: ${bad ? (value.detail || t(`state_${value.state}`)) : t("state_ok")}`;
+    const figure = value.value === undefined || value.value === null ? ""
+      : ` ${value.value}${part === "trust" ? t("hours") : ""}`;
+    span.textContent = `${t(`part_${part}`)}: ${bad ? (value.detail || t(`state_${value.state}`)) : t("state_ok")}${figure}`;
     return span;
   }));
   $("signin-state").textContent = state.guard ? `${t("signed_in")} ${state.guard}` : "";
@@ -88,6 +92,8 @@ function shown(view) {
   }
   sound(view.decision);
   render();
+  // when the decision reached the screen: the next frame after it was drawn (the bench)
+  requestAnimationFrame(() => { (window.shownAt = window.shownAt || {})[view.id] = Date.now(); });
 }
 
 async function act(body) {
