@@ -159,7 +159,10 @@ class Agent:
         hub = Hub()
         self.controller.listeners.append(
             lambda record, name: hub.decision(decision_view(record, name)))
-        server = ConsoleServer(make_app(hub, guards, self.controller.submit), cfg.console.listen)
+        preview = self._preview if cfg.console.preview else None
+        hub.settings = {"preview": preview is not None}
+        server = ConsoleServer(make_app(hub, guards, self.controller.submit, preview),
+                               cfg.console.listen)
         try:
             server.start()
         except OSError as exc:
@@ -168,6 +171,16 @@ class Agent:
         self.supervisor.probe("console", lambda: server.alive)
         self.console = hub
         hub.set_health(self._console_health())
+
+    def _preview(self) -> bytes | None:
+        """The newest camera frame as JPEG, for the console's live preview only."""
+        import cv2
+
+        frame = self._parts["camera"].latest(after=-1, timeout=0.5)
+        if frame is None:
+            return None
+        ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 70])
+        return jpeg.tobytes() if ok else None
 
     def _console_health(self) -> dict:
         from edge.console.views import health_view

@@ -49,7 +49,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
              "root": Key("str", ROOT, check=topic_root_problem),
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
     "console": {"listen": Key("str", "127.0.0.1:8080", check=_listen),
-                "guards": Key("path")},
+                "guards": Key("path"), "preview": Key("bool", False)},
 }
 
 

@@ -25,6 +25,7 @@ class Hub:
         self.health: dict = {}
         self.counts: Counter = Counter()
         self.day: str | None = None
+        self.settings: dict = {}        # what the page may offer (the preview)
 
     def decision(self, view: dict) -> None:
         """A committed decision (edge/console/views.py `decision_view`)."""
@@ -46,7 +47,8 @@ class Hub:
 
     def snapshot(self) -> list[tuple[str, dict]]:
         with self._lock:
-            events = [("health", self.health), ("counts", dict(self.counts))]
+            events = [("settings", self.settings), ("health", self.health),
+                      ("counts", dict(self.counts))]
             if self.last_decision:
                 events.append(("decision", self.last_decision))
             return events

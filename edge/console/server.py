@@ -33,8 +33,14 @@ COOKIE = "cp_session"
 LANGUAGES = ("zh-CN", "en")
 
 
-def make_app(hub: Hub, guards: Guards | None, submit):
-    """The ASGI app; `submit(action) -> bool` queues a guard action with the controller."""
+PREVIEW_FPS = 5
+BOUNDARY = "frame"
+
+
+def make_app(hub: Hub, guards: Guards | None, submit, preview=None):
+    """The ASGI app; `submit(action) -> bool` queues a guard action with the controller;
+    `preview() -> bytes | None`, when the preview is on, is the newest camera frame as
+    JPEG (made on demand, never stored)."""
     from starlette.applications import Starlette
     from starlette.responses import FileResponse, JSONResponse, StreamingResponse
     from starlette.routing import Mount, Route
@@ -69,6 +75,21 @@ def make_app(hub: Hub, guards: Guards | None, submit):
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
+
+    async def camera(request):
+        if preview is None:
+            return error(404, "preview_off")
+
+        async def stream():
+            while True:
+                jpeg = await asyncio.to_thread(preview)
+                if jpeg:
+                    yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                           f"Content-Length: {len(jpeg)}\r\n\r\n").encode() + jpeg + b"\r\n"
+                await asyncio.sleep(1.0 / PREVIEW_FPS)
+
+        return StreamingResponse(stream(), headers={"Cache-Control": "no-store"},
+                                 media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
 
     async def sign_in(request):
         body = await _json(request)
@@ -115,7 +136,8 @@ def make_app(hub: Hub, guards: Guards | None, submit):
         return JSONResponse(decision_view(record))
 
     routes = [Route("/", index), Route("/i18n/{lang}.json", language),
-              Route("/events", events), Route("/api/session", sign_in, methods=["POST"]),
+              Route("/events", events), Route("/preview.mjpg", camera),
+              Route("/api/session", sign_in, methods=["POST"]),
               Route("/api/session", sign_out, methods=["DELETE"]),
               Route("/api/actions", act, methods=["POST"]),
               Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]

@@ -73,6 +73,11 @@ function listen() {
   events.addEventListener("decision", (e) => shown(JSON.parse(e.data)));
   events.addEventListener("counts", (e) => { state.counts = JSON.parse(e.data); render(); });
   events.addEventListener("health", (e) => { state.health = JSON.parse(e.data); render(); });
+  events.addEventListener("settings", (e) => {   // the live preview, when the config allows it
+    const preview = $("preview");
+    preview.hidden = !JSON.parse(e.data).preview;
+    if (!preview.hidden && !preview.src) preview.src = "/preview.mjpg";
+  });
 }
 
 async function post(url, body, headers = {}) {
