@@ -11,13 +11,13 @@ clock). Beside it, in the same run, each decision's capture-to-commit time. Need
 from __future__ import annotations
 
 import socket
-import statistics
 import tempfile
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from bench.latency import spread
 from bench.simrun import scenario_config
 from edge.config import Section, load_config
 
@@ -45,8 +45,9 @@ def measure_console(config_path: Path, decisions: int = 200) -> dict:
         to_commit.append((outcome.committed_mono - outcome.scan.t_mono) * 1000.0)
 
     def on_record(record, name) -> None:
-        committed[record.id] = time.time() * 1000.0
-        if len(committed) >= decisions + WARMUP:
+        if len(committed) < decisions + WARMUP:    # then no more: the table stays still
+            committed[record.id] = time.time() * 1000.0
+        else:
             enough.set()
 
     with tempfile.TemporaryDirectory(prefix="cp-console-") as tmp:
@@ -58,10 +59,19 @@ def measure_console(config_path: Path, decisions: int = 200) -> dict:
             page = browser.new_page()
             page.goto(f"http://{config.console.listen}/")
             enough.wait(decisions * 2.0 + 60)
-            page.wait_for_timeout(500)          # the last events reach the page
+            _until_shown(page, list(committed))
             shown = page.evaluate("window.shownAt || {}")
             browser.close()
-    return console_figures(committed, shown, to_commit[WARMUP:])
+    return console_figures(committed, shown, to_commit[WARMUP:decisions + WARMUP])
+
+
+def _until_shown(page, ids: list[str], timeout_ms: float = 5000) -> None:
+    """Wait for the page to show every committed record; those it never shows are missed."""
+    try:
+        page.wait_for_function("ids => ids.every(id => (window.shownAt || {})[id])", arg=ids,
+                               timeout=timeout_ms)
+    except Exception:   # playwright's TimeoutError: counted as missed by console_figures
+        pass
 
 
 def console_figures(committed: dict[str, float], shown: dict[str, float],
@@ -71,7 +81,7 @@ def console_figures(committed: dict[str, float], shown: dict[str, float],
     if not latencies:
         return {"decisions": 0}
     return {"decisions": len(latencies), "missed": len(ids) - len(latencies),
-            "to_screen": _spread(latencies), "to_commit": _spread(to_commit)}
+            "to_screen": spread(latencies), "to_commit": spread(to_commit)}
 
 
 def _config(config_path: Path, workdir: Path):
@@ -85,12 +95,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _spread(values: list[float]) -> dict:
-    ordered = sorted(values)
-    return {"median_ms": round(statistics.median(ordered), 1),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1)}
 
 
 def show_console(figures: dict) -> None:

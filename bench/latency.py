@@ -63,15 +63,16 @@ def latency_figures(outcomes: list) -> dict:
     if not outcomes:
         return {"decisions": 0}
     total = [(o.committed_mono - o.scan.t_mono) * 1000.0 for o in outcomes]
-    figures = {"decisions": len(outcomes), **_spread(total), "stages": {}}
+    figures = {"decisions": len(outcomes), **spread(total), "stages": {}}
     for stage in STAGES:
         values = [o.scan.decode_ms if stage == "decode_ms" else o.stages.get(stage, 0.0)
                   for o in outcomes]
-        figures["stages"][stage] = _spread(values)
+        figures["stages"][stage] = spread(values)
     return figures
 
 
-def _spread(values: list[float]) -> dict:
+def spread(values: list[float]) -> dict:
+    """Median, p99 and max of a list of milliseconds."""
     ordered = sorted(values)
     return {"median_ms": round(statistics.median(ordered), 1),
             "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
@@ -87,7 +88,7 @@ def show_latency(figures: dict) -> None:
     print(f"  decisions {figures['decisions']}  median {figures['median_ms']:.1f} ms  "
           f"p99 {figures['p99_ms']:.1f} ms  max {figures['max_ms']:.1f} ms")
     print(f"  {'stage':>16} {'median':>8} {'p99':>8} {'max':>8}")
-    for stage, spread in figures["stages"].items():
-        print(f"  {stage[:-3]:>16} {spread['median_ms']:>8.1f} {spread['p99_ms']:>8.1f} "
-              f"{spread['max_ms']:>8.1f}")
+    for stage, row in figures["stages"].items():
+        print(f"  {stage[:-3]:>16} {row['median_ms']:>8.1f} {row['p99_ms']:>8.1f} "
+              f"{row['max_ms']:>8.1f}")
     print()
