@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from bench.console import WARMUP, console_figures
+from bench.console import CHROMIUM, WARMUP, console_figures
 from cli.main import main
 
 
@@ -20,7 +19,7 @@ def test_figures_leave_the_warm_up_out_and_count_what_never_reached_the_page():
     assert 5.0 <= figures["to_screen"]["median_ms"] <= 15.0
 
 
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM}")
 def test_the_console_bench_times_real_decisions_in_chromium(demo_dir, capsys):
     config = str(demo_dir / "checkpoint.toml")
     assert main(["bench", "--json", "--only", "console", "--decisions", "3",

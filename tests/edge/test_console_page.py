@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.console import CHROMIUM, FLAGS
 from edge.agent import Agent
 from edge.config import Section, load_config
 from edge.guards import hash_pin
@@ -26,9 +27,6 @@ from tests.support.broker import free_port
 from tests.support.configs import with_mqtt
 from tests.support.waiting import wait_for
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RESIDENT, VISITOR = "c1" * 16, "d2" * 16
 SCENE = f"""
 issuer_key = "demo/issuer-key.pem"
