@@ -146,20 +146,26 @@ def make_app(hub: Hub, guards: Guards | None, submit, preview=None):
 
 async def _json(request):
     """The request's JSON object, at a bounded cost, or the error response to send."""
+    from starlette.requests import ClientDisconnect
     from starlette.responses import JSONResponse
 
     declared = request.headers.get("content-length", "0")
     if not declared.isdigit() or int(declared) > MAX_BODY:
         return JSONResponse({"error": "too_large"}, status_code=413)
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            return JSONResponse({"error": "too_large"}, status_code=413)
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                return JSONResponse({"error": "too_large"}, status_code=413)
+    except ClientDisconnect:    # gone mid-body: nobody to answer, nothing to act on
+        return JSONResponse({"error": "bad_json", "detail": "disconnected"}, status_code=400)
     try:
         value = loads(body, max_bytes=MAX_BODY, max_depth=2)
-    except JsonRefused as refused:
-        return JSONResponse({"error": refused.reason}, status_code=400)
+    except JsonRefused as refused:     # one code for the page, safejson's own as detail
+        if refused.reason == "too_large":
+            return JSONResponse({"error": "too_large"}, status_code=413)
+        return JSONResponse({"error": "bad_json", "detail": refused.reason}, status_code=400)
     if not isinstance(value, dict):
         return JSONResponse({"error": "bad_json"}, status_code=400)
     return value

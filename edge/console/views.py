@@ -15,8 +15,8 @@ def decision_view(record: Record, name: str | None = None) -> dict:
 
 def part(health: str) -> dict:
     """A driver's health phrase ("ok", "starting", "fault: why") as the strip shows it."""
-    if health == "ok":
-        return {"state": "ok", "detail": None}
+    if health in ("ok", "starting"):
+        return {"state": health, "detail": None}
     if health.startswith("fault: "):
         return {"state": "fault", "detail": health[len("fault: "):]}
     return {"state": "fault", "detail": health}

@@ -17,6 +17,7 @@ from models.bundle import sign_bundle
 from models.keys import load_private_key
 from models.timefmt import rfc3339
 from tests.support.configs import with_mqtt
+from tests.support.roster import roster_bundle
 from tests.support.waiting import wait_for
 
 
@@ -64,14 +65,6 @@ pass = "green"
 temperature_c = 36.6
 subject = "{visitor}"
 """
-
-
-def roster_bundle(folder, version: int, subjects: list[str]) -> bytes:
-    root = load_private_key((folder / "demo" / "root-key.pem").read_bytes())
-    now = time.time()
-    payload = {"version": version, "issued": rfc3339(now), "next_update": rfc3339(now + 86400),
-               "subjects": [{"sub": sub, "unit": "3-2-401"} for sub in subjects]}
-    return json.dumps(sign_bundle("roster", payload, root)).encode()
 
 
 def test_a_pushed_roster_makes_everyone_else_a_visitor(demo_dir, tmp_path, broker):

@@ -12,7 +12,7 @@ def test_each_failing_part_names_its_reason():
                        trust_stale=True, trust_age_h=49.6, clock_synced=False)
     assert view["camera"] == {"state": "ok", "detail": None}
     assert view["thermal"] == {"state": "fault", "detail": "port gone; reopening"}
-    assert view["gate"] == {"state": "fault", "detail": "starting"}
+    assert view["gate"] == {"state": "starting", "detail": None}
     assert view["broker"]["state"] == "offline" and view["clock"]["state"] == "unsynced"
     assert view["backlog"] == {"state": "behind", "detail": None, "value": BACKLOG_ALARM}
     assert view["trust"] == {"state": "stale", "detail": None, "value": 50}

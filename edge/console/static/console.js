@@ -16,7 +16,8 @@ async function loadLanguage(lang) {
   localStorage.setItem("lang", lang);
   document.documentElement.lang = lang;
   for (const [id, key] of [["signin-button", "sign_in"], ["allow", "allow"], ["deny", "deny"],
-                           ["register-button", "register"], ["lang", "other_language"]]) {
+                           ["register-button", "register"], ["lang", "other_language"],
+                           ["signout", "sign_out"]]) {
     $(id).textContent = t(key);
   }
   $("guard").placeholder = t("guard_id");
@@ -62,10 +63,14 @@ function render() {
     span.dataset.state = value.state;
     const figure = value.value === undefined || value.value === null ? ""
       : ` ${value.value}${part === "trust" ? t("hours") : ""}`;
-    span.textContent = `${t(`part_${part}`)}: ${bad ? (value.detail || t(`state_${value.state}`)) : t("state_ok")}${figure}`;
+    // the state in the page's language; a driver's own phrase after it, for the technician
+    const detail = bad && value.detail ? ` (${value.detail})` : "";
+    span.textContent = `${t(`part_${part}`)}: ${t(`state_${value.state}`)}${detail}${figure}`;
     return span;
   }));
   $("signin-state").textContent = state.guard ? `${t("signed_in")} ${state.guard}` : "";
+  $("signin").hidden = Boolean(state.guard);
+  $("signout").hidden = !state.guard;
 }
 
 function listen() {
@@ -143,6 +148,12 @@ $("signin").addEventListener("submit", async (e) => {
   $("pin").value = "";
   if (ok) { state.csrf = answer.csrf; state.guard = answer.guard; render(); return; }
   $("signin-state").textContent = t(`error_${answer.error}`);
+});
+$("signout").addEventListener("click", async () => {
+  await fetch("/api/session", { method: "DELETE", credentials: "same-origin" });
+  state.csrf = null;
+  state.guard = null;
+  render();
 });
 $("allow").addEventListener("click", () => act(actionFor(true)));
 $("deny").addEventListener("click", () => act(actionFor(false)));
