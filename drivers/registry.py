@@ -1,6 +1,7 @@
 """Drivers chosen by URL, the way pyserial's serial_for_url chooses a port handler.
 
-    camera  = "v4l2:///dev/video0" | "file:///clips/gate.mp4" | "sim://" | "sim://scenario.toml"
+    camera  = "v4l2:///dev/video0?width=1280&height=720&fps=30" | "picamera2://0"
+              | "file:///clips/gate.mp4" | "sim://" | "sim://scenario.toml"
     thermal = "serial:///dev/ttyUSB0?protocol=gy-mcu90614&baud=auto" | "sim://?profile=normal"
               (also pyserial's "socket://HOST:PORT", "rfc2217://HOST:PORT", "spy:///dev/...")
     gate    = "gpio://17?active_high=1&pulse=1.5" | "sim://"
@@ -21,7 +22,8 @@ from drivers.urls import DriverUrl, parse_url, url_problems
 
 _OPENCV, _SERIAL = "drivers.camera_opencv", "drivers.thermal.serial_url"
 MODULES: dict[str, dict[str, str]] = {
-    "camera": {"v4l2": _OPENCV, "file": _OPENCV, "sim": "drivers.sim.camera"},
+    "camera": {"v4l2": _OPENCV, "picamera2": "drivers.camera_picamera2", "file": _OPENCV,
+               "sim": "drivers.sim.camera"},
     "thermal": {"serial": _SERIAL, "socket": _SERIAL, "rfc2217": _SERIAL, "spy": _SERIAL,
                 "sim": "drivers.sim.thermal_sensor"},
     "gate": {"gpio": "drivers.gate", "sim": "drivers.sim.gate"},

@@ -6,30 +6,57 @@ so the decoder works on new pixels every frame, as it would with a real camera.
 
 `sim://?fail_every=N` makes every Nth read fail as a flaky USB camera's does, so the
 capture thread's reopen-with-backoff path runs in tests and demos.
+
+`sim://?width=1280&height=720&fps=30` asks for a mode the way a real camera's URL does. The
+simulated sensor has modes up to SENSOR_SIZE at SENSOR_FPS: a larger ask gets the largest
+it has and says so (describe(), a `camera_mode_differs` event), as a real camera must.
 """
 
 from __future__ import annotations
 
 import time
 
-from drivers.frames import CaptureCamera
+from drivers.frames import MODE_OPTIONS, CaptureCamera, CaptureMode
 from drivers.sim.render import DEFAULT_LOOK, Look, Pose, Renderer, jitter, random_pose
-from drivers.urls import DriverUrl, Option, number, whole
+from drivers.urls import DriverUrl, Option, whole
 
-URL_OPTIONS = {"sim": {"fps": Option(number(positive=True), 15.0),
-                       "fail_every": Option(whole(0), 0)}}
+DEFAULT_SIZE, DEFAULT_FPS = (640, 480), 15.0
+SENSOR_SIZE, SENSOR_FPS = (1920, 1080), 60.0    # the largest mode the simulated sensor has
+# fps and fail_every first: the order "allowed: ..." names them in, as it did before
+URL_OPTIONS = {"sim": {"fps": MODE_OPTIONS["fps"], "fail_every": Option(whole(0), 0),
+                       "width": MODE_OPTIONS["width"], "height": MODE_OPTIONS["height"]}}
+
+
+def sensor_mode(asked: CaptureMode) -> CaptureMode:
+    """The mode the simulated sensor runs for `asked`: one side alone keeps 4:3, and
+    nothing goes past the sensor's largest mode."""
+    width, height = asked.width, asked.height
+    if width is None and height is None:
+        width, height = DEFAULT_SIZE
+    width = width or round(height * 4 / 3)
+    height = height or round(width * 3 / 4)
+    return CaptureMode(min(width, SENSOR_SIZE[0]), min(height, SENSOR_SIZE[1]),
+                       min(asked.fps or DEFAULT_FPS, SENSOR_FPS))
 
 
 class SimCamera(CaptureCamera):
     thread_name = "sim-camera"
 
-    def __init__(self, scene, *, clock, fps: float = 15.0, size: tuple[int, int] = (640, 480),
-                 look: Look = DEFAULT_LOOK, seed: int = 0, fail_every: int = 0) -> None:
+    def __init__(self, scene, *, clock, fps: float = DEFAULT_FPS,
+                 size: tuple[int, int] = DEFAULT_SIZE, look: Look = DEFAULT_LOOK, seed: int = 0,
+                 fail_every: int = 0, asked: CaptureMode | None = None) -> None:
+        """`asked`: a mode as a URL asks for it, which the sensor picks its mode for
+        (overriding `fps` and `size`)."""
         import numpy as np
 
+        super().__init__(clock)
+        if asked is not None:
+            got = sensor_mode(asked)
+            fps, size = got.fps, got.size
+            self._settle_mode(asked, got, "sim")
         if fps <= 0:
             raise ValueError("fps must be positive")
-        super().__init__(clock)
+        self.mode = CaptureMode(size[0], size[1], fps)
         self.scene = scene
         self.fps = fps
         self.fail_every = fail_every
@@ -42,8 +69,7 @@ class SimCamera(CaptureCamera):
         self._start_capture()
 
     def describe(self) -> str:
-        width, height = self.renderer.size
-        return f"sim {width}x{height} @ {self.fps:g} fps"
+        return f"sim {self.mode_text()}"
 
     def _read(self):
         self._reads += 1
@@ -78,5 +104,5 @@ class SimCamera(CaptureCamera):
 def from_url(spec: DriverUrl, *, clock, scene=None, **_) -> SimCamera:
     """`sim://` (the demo people) or `sim://scenario.toml`: the scene is built by the agent,
     which shares it with the simulated thermal sensor."""
-    return SimCamera(scene, clock=clock, fps=spec.options["fps"],
-                     fail_every=spec.options["fail_every"])
+    return SimCamera(scene, clock=clock, fail_every=spec.options["fail_every"],
+                     asked=CaptureMode.from_options(spec.options))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +16,7 @@ from drivers.base import DriverError
 from drivers.gate import GpioGate
 from drivers.sim.gate import SimGate
 from tests.support.clock import FakeClock
+from tests.support.paths import REPO
 
 try:
     from gpiozero.pins.mock import MockFactory
@@ -116,3 +121,64 @@ def test_gpio_without_gpiozero_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "gpiozero", None)     # as on a laptop without the extra
     with pytest.raises(DriverError, match=r"pip install checkpoint\[gpio\]"):
         registry.open_gate("gpio://17?active_high=1&pulse=1.5", clock=FakeClock())
+
+
+# -- choosing the pin library, off a Pi ------------------------------------------------------
+
+OPEN_GPIO = """
+import sys
+from drivers import registry
+from drivers.base import DriverError
+from drivers.clock import SystemClock
+try:
+    gate = registry.open_gate("gpio://17", clock=SystemClock())
+except DriverError as exc:
+    print(exc, file=sys.stderr)
+    sys.exit(1)
+print(gate.describe())
+gate.close()
+"""
+
+
+def _open_gpio_in_child(**env) -> subprocess.CompletedProcess:
+    child_env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
+    return subprocess.run([sys.executable, "-c", OPEN_GPIO], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, env={**child_env, **env})
+
+
+def _a_pin_library_could_work() -> bool:
+    return any(Path("/dev").glob("gpiochip*")) and importlib.util.find_spec("lgpio") is not None
+
+
+def test_off_a_pi_gpio_is_one_error_line_and_no_warnings():
+    if MockFactory is None:
+        pytest.skip("gpiozero is not installed")
+    if _a_pin_library_could_work():
+        pytest.skip("this machine has GPIO and lgpio: the gate would open")
+    done = _open_gpio_in_child()
+    assert done.returncode == 1
+    assert "Warning" not in done.stderr and "warn" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("gpio gate on pin 17: no GPIO pin library works here (tried "
+                               "lgpio: ")
+    assert lines[0].endswith("; on a Raspberry Pi run scripts/install-pi.sh (it installs lgpio)")
+
+
+def test_a_pin_library_named_in_the_environment_is_used_quietly():
+    if MockFactory is None:
+        pytest.skip("gpiozero is not installed")
+    done = _open_gpio_in_child(GPIOZERO_PIN_FACTORY="mock")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "gpio gate on pin 17, pulse 1.5 s\n"
+
+
+def test_an_unknown_pin_library_in_the_environment_is_one_line():
+    if MockFactory is None:
+        pytest.skip("gpiozero is not installed")
+    done = _open_gpio_in_child(GPIOZERO_PIN_FACTORY="nosuch")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "gpio gate on pin 17: GPIOZERO_PIN_FACTORY=nosuch does not work (BadPinFactory: Unable "
+        "to find pin factory 'nosuch'); unset it to let gpiozero choose, or on a Raspberry Pi "
+        "run scripts/install-pi.sh (it installs lgpio)"]

@@ -56,7 +56,8 @@ x = 1
     errors = errors_of(text)
     joined = "\n".join(errors)
     assert "[device] gaet: unknown key; allowed: id, gate" in joined
-    assert "[camera] url = 'http://cam': allowed: v4l2://..., file://..., sim://..." in joined
+    assert ("[camera] url = 'http://cam': allowed: v4l2://..., picamera2://..., file://..., "
+            "sim://...") in joined
     assert "[thermal] offset_c = 'warm': expected a number" in joined
     assert "[mqtt] url = 'amqp://x'" in joined
     assert "[console] listen = '8080': allowed: HOST:PORT" in joined
