@@ -1,4 +1,5 @@
-"""`checkpoint district serve|records|devices|trace|publish|broker-acl`: the district side.
+"""`checkpoint district serve|records|devices|trace|publish|broker-acl|add-device`: the
+district side.
 
 The one place of the command line that reaches the district side; it imports `district`
 only inside the handlers, so the device's commands never load it.
@@ -76,6 +77,7 @@ def register(subparsers) -> None:
                             help="CN allowed to change the rules live with mosquitto_ctrl "
                                  "(without it: nobody)")
     acl_parser.set_defaults(func=broker_acl)
+    _register_add_device(commands)
     for command in (serve_parser, records_parser, devices_parser, trace_parser,
                     publish_parser):
         command.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="F",
@@ -248,3 +250,110 @@ def broker_acl(args) -> int:
         raise UsageError(f"district broker-acl: {exc}") from None
     sys.stdout.write(json.dumps(rules, indent=2) + "\n")
     return 0
+
+
+def _register_add_device(commands) -> None:
+    parser = commands.add_parser(
+        "add-device", help="a new gate: its certificate, its broker rights, and the folder "
+                           "to carry to it with the `checkpoint provision` line to run there")
+    parser.add_argument("device", metavar="DEVICE_ID", help="the device id, its certificate CN")
+    parser.add_argument("--ca-dir", type=Path, required=True, metavar="DIR",
+                        help="the district CA: DIR/ca.pem and DIR/ca-key.pem "
+                             "(scripts/make-test-ca.sh makes a test one)")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="the bundle folder to write (must not exist)")
+    parser.add_argument("--broker", required=True, metavar="URL",
+                        help="the broker as the gate reaches it, mqtts://HOST:PORT")
+    parser.add_argument("--root-key", type=Path, action="append", required=True,
+                        metavar="PEM", help="the district's root public key; repeat for several")
+    parser.add_argument("--trustlist", type=Path, required=True, metavar="F",
+                        help="the signed trust list the gate starts with")
+    parser.add_argument("--revocations", type=Path, metavar="F", help="signed revocations")
+    parser.add_argument("--policy", type=Path, metavar="F", help="signed policy")
+    parser.add_argument("--subject-key", type=Path, metavar="F",
+                        help="the district's subject key (a secret)")
+    parser.add_argument("--gate", metavar="G", help="the gate's name (default: asked there)")
+    parser.add_argument("--dynsec", type=Path, metavar="F",
+                        help="the broker's dynamic-security file to add the device to, in "
+                             "place (restart the broker after)")
+    parser.add_argument("--topic-root", default=ROOT, metavar="R",
+                        help="topic root shared with the devices, as in the dynsec file")
+    parser.add_argument("--days", type=int, default=825, metavar="N",
+                        help="days the certificate is valid")
+    parser.add_argument("--force", action="store_true",
+                        help="issue a new certificate for a device that has one")
+    parser.set_defaults(func=add_device)
+
+
+def add_device(args) -> int:
+    """Everything is read and checked first; then the bundle, the dynsec file and the
+    certificate's copy in the CA folder are written, each by a rename."""
+    from district.provisioning import (
+        DistrictFiles,
+        ProvisioningError,
+        check_device,
+        issue,
+        load_ca,
+        provision_command,
+        replace_file,
+        updated_dynsec,
+        write_bundle,
+    )
+    from models.configschema import mqtt_url
+
+    what = "district add-device"
+    files = DistrictFiles(tuple(args.root_key), args.trustlist, args.revocations,
+                          args.policy, args.subject_key)
+    try:
+        check_device(args.device)
+        if problem := mqtt_url(args.broker):
+            raise ProvisioningError(f"--broker {args.broker!r}: {problem}")
+        if not args.broker.startswith("mqtts://"):
+            raise ProvisioningError(f"--broker {args.broker!r}: gates reach the district's "
+                                    "broker with TLS: mqtts://HOST:PORT")
+        if not 1 <= args.days <= 3650:
+            raise ProvisioningError("--days: allowed 1 to 3650")
+        if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+            raise ProvisioningError(f"--out {args.out}: exists and is not an empty folder")
+        kept = args.ca_dir / f"{args.device}.pem"
+        if kept.exists() and not args.force:
+            raise ProvisioningError(f"{kept} exists: {args.device} has a certificate "
+                                    "already; give --force to issue a new one")
+        for path in files.copies().values():
+            if not path.is_file():
+                raise ProvisioningError(f"{path}: no such file")
+        ca_cert, ca_key = load_ca(args.ca_dir)
+        dynsec = updated_dynsec(args.dynsec, args.device, args.topic_root) \
+            if args.dynsec else None
+        cert_pem, key_pem = issue(args.device, ca_cert, ca_key, args.days)
+        command = provision_command(args.device, args.broker, files, args.gate)
+        written = write_bundle(args.out, cert_pem, key_pem,
+                               (args.ca_dir / "ca.pem").read_bytes(), files, command)
+    except ProvisioningError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{what}: {exc.filename}: {exc.strerror}") from None
+    if dynsec:
+        replace_file(args.dynsec, dynsec[0])
+    replace_file(kept, cert_pem, 0o644)
+    _tell_add_device(args, written, command, dynsec)
+    return 0
+
+
+def _tell_add_device(args, written: list[str], command: str, dynsec) -> None:
+    print(f"device {args.device}: certificate signed by {args.ca_dir / 'ca.pem'} "
+          f"(copy kept as {args.ca_dir / (args.device + '.pem')})")
+    if dynsec:
+        state = "added to" if dynsec[1] else "rules renewed in"
+        print(f"broker rights: {state} {args.dynsec}; restart the broker to load them "
+              "(docs/broker.md)")
+    else:
+        print("broker rights: not written (no --dynsec); add the device with "
+              "`checkpoint district broker-acl` or mosquitto_ctrl (docs/broker.md)")
+    print(f"carry to the gate the folder {args.out} (tls/device.key and any subject.key "
+          "are secrets: keep them off shared drives):")
+    for name in written:
+        print(f"    {name}")
+    print("at the gate, inside that folder, as root (it asks for the sensor, camera and "
+          "relay, or give --sensor-port, --camera, --relay-pin):")
+    print(f"    sudo {command}")

@@ -26,6 +26,8 @@ GROUPS = (
     "cli.bench",
     "cli.district",
     "cli.guard",
+    "cli.doctor",
+    "cli.provision",
 )
 
 

@@ -19,6 +19,13 @@
 # expired CRL refuses every client, so write a fresh one before then.
 # Keys are ECDSA P-256 without a passphrase: for tests and a lab only.
 # A real district keeps its CA key offline and signs device requests made on the device.
+#
+# The names here are the CA folder's (one pair per client); a gate's config
+# (config/pi.toml) names its files tls/ca.pem, tls/device.pem and tls/device.key. To
+# carry a device to its gate under those names, issue it with
+#   checkpoint district add-device DEVICE_ID --ca-dir OUT_DIR --out BUNDLE_DIR ...
+# (docs/provisioning.md), which signs with this CA, leaves OUT_DIR/DEVICE_ID.pem for
+# --revoke, and writes the bundle that `checkpoint provision` reads at the gate.
 set -euo pipefail
 
 usage() {
