@@ -10,6 +10,11 @@ at them every TICK_S: a thread that died makes `run()` raise AgentFailed, after 
 stop publishes `online: false` with the alarm `worker_died` (retained) and the command
 exits non-zero, so that systemd starts a fresh process. A change in the health of the
 camera, the sensor or the gate wakes the uplink, which publishes the status at once.
+
+Under systemd (`Type=notify`) `run()` says READY=1, keeps a one-line STATUS=, and pings
+the watchdog (WATCHDOG=1, at half of WatchdogSec) only while no supervised thread is
+dead: a dead part stops the pings, so systemd restarts the service even if the stop
+hangs. With `[metrics] listen` set it serves the Prometheus endpoint (edge/metrics.py).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from edge import status
 from edge.bundles import Bundles
 from edge.config import Config
 from edge.controller import Controller, Outcome
+from edge.metrics import DecisionCounts
 from edge.scanner import Scanner
 from edge.screening import ScreeningSettings
 from edge.store import Store
@@ -35,7 +41,7 @@ from edge.sync import Sync
 from edge.thermal import ThermalMonitor
 from edge.trust import load_configured_trust
 from models.verify import verify_pass
-from runtime import logs
+from runtime import logs, sdnotify
 from runtime.worker import Supervisor
 
 TICK_S = 0.25       # how often the agent looks at its threads and the drivers' health
@@ -80,6 +86,9 @@ class Agent:
         self.scene = None           # the simulated people, when the camera is simulated
         self.serve_console = console    # serve the guard console on [console] listen
         self.console = None         # its hub (edge/console/hub.py), once serving
+        self.decisions = DecisionCounts()   # committed decisions, for status and metrics
+        self.metrics = None         # edge/metrics.py Metrics, when [metrics] listen is set
+        self.notifier = sdnotify.Notifier()     # systemd's notify socket, when there is one
         self._parts: dict = {}      # camera, sensor, gate, scanner, monitor
 
     def __enter__(self) -> Agent:
@@ -91,6 +100,7 @@ class Agent:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.notifier.stopping()
         self._resources.close()
         logs.event("stopped", device=self.config.device.id)
 
@@ -104,6 +114,7 @@ class Agent:
             store=self.store, trust=trust, gate=gate, clock=clock, verify=self.verify,
             gate_name=cfg.device.gate, on_outcome=self.on_outcome,
             on_commit=lambda: self.sync.notify(), thermal=self._thermal(scene))
+        controller.listeners.append(self.decisions)
         # Bundles and sync start before the controller so they stop after it: the last
         # records committed while stopping are still offered, then `online: false` is sent.
         self.bundles = self._started(Bundles(controller, clock,
@@ -119,9 +130,21 @@ class Agent:
         self.supervisor.probe("mqtt-network", lambda: self.sync.network_alive)
         if self.serve_console:
             self._console()
+        if cfg.metrics.listen:
+            self._metrics()
         logs.event("started", device=cfg.device.id, gate=cfg.device.gate,
                    camera=camera.describe(), thermal=cfg.thermal.url, store=self.store.path,
                    store_id=self.store.store_id, records=self.store.count())
+        self._warn_if_clock_unsafe()
+
+    def _warn_if_clock_unsafe(self) -> None:
+        """No NTP sync and no RTC: after a power cut the records' times start from 1970."""
+        from drivers.clock import rtc_device
+
+        if not self.clock.synced() and rtc_device() is None:
+            logs.event("clock_unsafe", logging.WARNING,
+                       note="no network time sync and no real-time clock: decisions are "
+                            "recorded with clock_synced false until time is synced")
 
     def _uplink(self, bundles: Bundles) -> Sync:
         cfg = self.config
@@ -171,6 +194,17 @@ class Agent:
         self.supervisor.probe("console", lambda: server.alive)
         self.console = hub
         hub.set_health(self._console_health())
+
+    def _metrics(self) -> None:
+        """The Prometheus endpoint: the same health as the status, read at each scrape."""
+        from edge.metrics import Metrics, MetricsServer
+
+        metrics = self.metrics = Metrics(self, self.decisions)
+        self._parts["scanner"].decode_listeners.append(metrics.decoded)
+        try:
+            self._started(MetricsServer(self.config.metrics.listen, metrics.render))
+        except OSError as exc:
+            raise AgentError(str(exc)) from None
 
     def _preview(self) -> bytes | None:
         """The newest camera frame as JPEG, for the console's live preview only."""
@@ -228,6 +262,7 @@ class Agent:
         for part in (self.controller, self.bundles):
             if part:
                 counters.update(part.counters())
+        counters.update(self.decisions.counters())
         if self.sync:
             counters.update(self.sync.counters())
         return counters
@@ -237,21 +272,34 @@ class Agent:
         as a supervised thread has died."""
         deadline = math.inf if duration is None else time.monotonic() + duration
         said = status.watched(self._states())
-        while not stop.wait(min(TICK_S, max(0.0, deadline - time.monotonic()))):
+        notifier = self.notifier
+        notifier.ready(self._summary())
+        while not stop.wait(min(TICK_S, max(0.0, deadline - time.monotonic()),
+                                notifier.due_in(time.monotonic()))):
             if time.monotonic() >= deadline:
                 return
             dead = self.supervisor.dead()
             if dead:
                 self.failed = dead
+                notifier.status(f"failed: {', '.join(dead)} died; stopping")
                 logs.event("agent_failed", logging.CRITICAL, dead=dead,
                            note="stopping so that the service manager starts it afresh")
                 raise AgentFailed(f"{', '.join(dead)} died")
+            notifier.ping(time.monotonic())     # only reached while every thread lives
             if self.console is not None:
                 self.console.set_health(self._console_health())
             now = status.watched(self._states())
             if now != said:
                 said = now
                 self.sync.notify()
+                notifier.status(self._summary())
+
+    def _summary(self) -> str:
+        """The STATUS= line `systemctl status` shows."""
+        states = self._states()
+        parts = ", ".join(f"{name} {states[name]}" for name in ("camera", "thermal", "gate"))
+        alarm = f"; alarm {states['alarm']}" if states["alarm"] else ""
+        return f"deciding; {parts}{alarm}"
 
 
 def _health(part) -> str:

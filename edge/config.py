@@ -50,6 +50,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
     "console": {"listen": Key("str", "127.0.0.1:8080", check=_listen),
                 "guards": Key("path"), "preview": Key("bool", False)},
+    # off unless set: the endpoint answers anyone who can reach it (docs/observability.md)
+    "metrics": {"listen": Key("str", None, check=_listen)},
 }
 
 
@@ -77,6 +79,7 @@ class Config:
     trust: Section
     mqtt: Section
     console: Section
+    metrics: Section
 
     @property
     def base_dir(self) -> Path:

@@ -34,7 +34,7 @@ class Finding:
 def check(config: Config) -> list[Finding]:
     """Every problem `run` would meet with this config, errors first."""
     findings = [*_trust(config), *_tls(config), *_drivers(config), *_store(config),
-                *_guards(config)]
+                *_guards(config), *_metrics(config)]
     return sorted(findings, key=lambda f: f.level != "error")
 
 
@@ -73,6 +73,20 @@ def _guards(config: Config) -> list[Finding]:
         read_guards(path)
     except GuardsError as exc:
         return [Finding("error", f"[console] {exc}")]
+    return []
+
+
+def _metrics(config: Config) -> list[Finding]:
+    """The metrics endpoint cannot share the console's port: `run` serves both."""
+    listen = config.metrics.listen
+    if listen is None:
+        return []
+    host, _, port = listen.rpartition(":")
+    console_host, _, console_port = config.console.listen.rpartition(":")
+    anywhere = {"0.0.0.0", "::", "[::]", ""}
+    if port == console_port and (host == console_host or {host, console_host} & anywhere):
+        return [Finding("error", f"[metrics] listen = {listen!r}: the console already "
+                                 f"listens on {config.console.listen}; choose another port")]
     return []
 
 

@@ -97,6 +97,8 @@ class Scanner:
         self.emit = emit
         self.clock = clock
         self.frames = 0
+        # each frame's decode time in ms, for the metrics histogram (edge/metrics.py)
+        self.decode_listeners: list[Callable[[float], None]] = []
         self.worker = Worker("scanner", self.scan_frame, take=self._next_frame)
         self._dedup = Deduplicator(repeat_s)
         self._confirmer = Confirmer(repeat_s)
@@ -124,6 +126,8 @@ class Scanner:
         decode_ms = (self.clock.monotonic() - started) * 1000.0
         self.frames += 1
         self._decode_ms.append(decode_ms)
+        for listener in self.decode_listeners:
+            listener(decode_ms)
         for read in reads:
             sure = certain(read)
             if not sure and not self._confirmer.confirms(read.text, frame.t_mono):

@@ -5,15 +5,21 @@
 `ts` is RFC 3339 UTC with milliseconds; `level` is left out for info; the rest are
 `key=value` pairs, a value quoted when it holds a space, `=` or a quote. A traceback stays
 on the same line (as `traceback="..."`, newlines escaped), so journald and grep see one
-event per line. Output goes to stdout, which journald reads under systemd.
+event per line. Output goes to stdout; under systemd, when stdout is the journal's
+stream, each event goes instead to journald natively with its keys as fields
+(runtime/journald.py), and a failed send still writes the line to stdout.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 
 from models.timefmt import rfc3339
+from runtime import journald
 
 _LOGGER = logging.getLogger("checkpoint")
 
@@ -33,8 +39,9 @@ def format_event(name: str, fields: dict) -> str:
 
 
 def event(name: str, level: int = logging.INFO, **fields) -> None:
-    """Log one event: `event("decision", seq=3, decision="pass")`."""
-    _LOGGER.log(level, format_event(name, fields))
+    """Log one event: `event("decision", seq=3, decision="pass")`. The name and keys ride
+    along on the record for the journal handler."""
+    _LOGGER.log(level, format_event(name, fields), extra={"event": name, "fields": fields})
 
 
 def worth_logging(count: int) -> bool:
@@ -52,10 +59,21 @@ class LineFormatter(logging.Formatter):
         return line
 
 
-def setup(level: int = logging.INFO, stream=None) -> None:
-    """Send every `checkpoint` log line to stdout (or `stream`) in the one format."""
-    handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(LineFormatter())
+def setup(level: int = logging.INFO, stream=None, environ: Mapping[str, str] | None = None,
+          journal: Path = journald.SOCKET) -> None:
+    """Send every `checkpoint` log line to stdout (or `stream`) in the one format, or to
+    the journal natively when systemd made stdout (or stderr) the journal's stream;
+    `environ` and `journal` (the native socket's path) are for tests."""
+    lines = logging.StreamHandler(stream or sys.stdout)
+    lines.setFormatter(LineFormatter())
+    env = os.environ if environ is None else environ
+    native = journald.journal_socket(env, (stream or sys.stdout, sys.stderr), journal)
+    handler: logging.Handler = lines
+    if native is not None:
+        handler = journald.JournalHandler(native, fallback=lines)
+        handler.setFormatter(LineFormatter())
+    for old in _LOGGER.handlers:
+        old.close()
     _LOGGER.handlers[:] = [handler]
     _LOGGER.setLevel(level)
     _LOGGER.propagate = False
