@@ -325,8 +325,6 @@ def _camera(args, ask: Asker) -> str | None:
 
 
 def _cameras() -> list:
-    try:
-        from drivers.camera_probe import list_cameras
-    except ImportError:
-        return []
+    from drivers.camera_probe import list_cameras  # never raises: a bad device is skipped
+
     return list_cameras()
