@@ -12,6 +12,7 @@ its own lists them in `workers`, so the agent supervises them with its own.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,16 @@ class ThermalReading:
     protocol: str
     max_c: float | None = None   # array sensors: hottest pixel
     face_at: tuple[float, float] | None = None   # array sensors: face centroid (row, col)
+
+
+@dataclass(frozen=True)
+class CardTap:
+    """A card held to the reader (PROTOCOL.md section 9). `number` is the card's physical
+    number: the agent turns it into a keyed token at once (models/cards.py); it is never
+    stored, logged or sent, and so never printed: repr leaves it out."""
+    kind: str           # "mifare" (ISO 14443 A UID) | "cnid" (ID card, 14443 B) | "hid"
+    number: bytes = dataclasses.field(repr=False)   # hid: the digits typed, as ASCII
+    t_mono: float = 0.0  # monotonic time the reader saw the card
 
 
 class _Closable:
@@ -103,6 +114,15 @@ class ThermalSensor(_Closable, abc.ABC):
     @abc.abstractmethod
     def read(self, timeout: float) -> ThermalReading | None:
         """The next verified reading, or None when none arrived within `timeout`."""
+
+
+class CardReader(_Closable, abc.ABC):
+    """A card reader: each card held to it once is one tap (a card left on the reader is
+    not tapped again until it has been taken away)."""
+
+    @abc.abstractmethod
+    def read(self, timeout: float) -> CardTap | None:
+        """The next tap, or None when none came within `timeout`."""
 
 
 class Gate(_Closable, abc.ABC):

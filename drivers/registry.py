@@ -5,6 +5,8 @@
     thermal = "serial:///dev/ttyUSB0?protocol=gy-mcu90614&baud=auto" | "sim://?profile=normal"
               (also pyserial's "socket://HOST:PORT", "rfc2217://HOST:PORT", "spy:///dev/...")
     gate    = "gpio://17?active_high=1&pulse=1.5" | "sim://"
+    reader  = "serial:///dev/ttyUSB0?protocol=pn532" | "hid:///dev/input/by-id/NAME?format=dec10"
+              | "sim://"
 
 Each scheme is served by one module, imported only when the scheme is asked for. The
 module declares the options each of its schemes takes (`URL_OPTIONS`, a table of
@@ -17,7 +19,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from drivers.base import Camera, Gate, ThermalSensor
+from drivers.base import Camera, CardReader, Gate, ThermalSensor
 from drivers.urls import DriverUrl, parse_url, url_problems
 
 _OPENCV, _SERIAL = "drivers.camera_opencv", "drivers.thermal.serial_url"
@@ -27,6 +29,8 @@ MODULES: dict[str, dict[str, str]] = {
     "thermal": {"serial": _SERIAL, "socket": _SERIAL, "rfc2217": _SERIAL, "spy": _SERIAL,
                 "sim": "drivers.sim.thermal_sensor"},
     "gate": {"gpio": "drivers.gate", "sim": "drivers.sim.gate"},
+    "reader": {"serial": "drivers.reader.pn532_url", "hid": "drivers.reader.hid",
+               "sim": "drivers.sim.reader"},
 }
 
 
@@ -69,3 +73,7 @@ def open_thermal(url: str, *, clock, scene=None) -> ThermalSensor:
 
 def open_gate(url: str, *, clock) -> Gate:
     return _open("gate", url, clock=clock)
+
+
+def open_reader(url: str, *, clock, scene=None) -> CardReader:
+    return _open("reader", url, clock=clock, scene=scene)
