@@ -90,6 +90,12 @@ def _thermal(args) -> dict:
     return measure()
 
 
+def _cards() -> dict:
+    from bench.cards import measure
+
+    return measure()
+
+
 def _show(module: str, function: str) -> Callable[[dict], None]:
     """A section's table printer, imported only when the section runs."""
     return lambda figures: getattr(importlib.import_module(module), function)(figures)
@@ -104,4 +110,5 @@ SECTIONS: list[Section] = [
     Section("console", measure=_console, show=_show("bench.console", "show_console")),
     Section("verify", measure=lambda args: measure_verify(), show=show_verify),
     Section("thermal", measure=_thermal, show=_show("bench.thermal", "show")),
+    Section("cards", measure=lambda args: _cards(), show=_show("bench.cards", "show")),
 ]

@@ -40,8 +40,11 @@ def register(subparsers) -> None:
                                 help="clear the flag of device ID once it is sorted out")
     devices_parser.set_defaults(func=devices)
     trace_parser = commands.add_parser(
-        "trace", help="where and when a subject passed, and who else was at that gate")
-    trace_parser.add_argument("subject", metavar="SUBJECT", help="subject id (hex)")
+        "trace", help="where and when a subject or a card passed, and who else was at that "
+                      "gate")
+    trace_parser.add_argument("subject", metavar="SUBJECT",
+                              help="subject id or card token (hex): records holding it in "
+                                   "either field")
     trace_parser.add_argument("--since", metavar="T",
                               help="from time T on: RFC 3339 time or date (default: no limit)")
     trace_parser.add_argument("--until", metavar="T",
@@ -168,7 +171,8 @@ def devices(args) -> int:
 
 
 def trace(args) -> int:
-    """One JSON line per contact; exit 1 when the subject never passed in that time."""
+    """One JSON line per contact; exit 1 when the subject (or card token) never passed in
+    that time."""
     from district.trace import trace as trace_subject
 
     subject = args.subject.lower()

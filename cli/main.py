@@ -26,6 +26,7 @@ GROUPS = (
     "cli.bench",
     "cli.district",
     "cli.guard",
+    "cli.card",
     "cli.doctor",
     "cli.provision",
 )

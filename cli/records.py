@@ -31,7 +31,7 @@ def _db_path(args) -> Path:
 
 def export(args) -> int:
     from edge.store import Store, StoreError
-    from models.records import FIELDS
+    from models.records import STORED
     from models.timefmt import parse_rfc3339, rfc3339
 
     try:
@@ -48,7 +48,7 @@ def export(args) -> int:
                 for row in rows:
                     emit(row)
             else:
-                _write_csv(rows, (*FIELDS, "synced"))
+                _write_csv(rows, (*STORED, "synced"))
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     return 0

@@ -3,6 +3,11 @@
 A gate is one device's gate name: names like "east-1" repeat across communities, while a
 device stands at one place. Each other subject seen at that gate within the window counts
 once per visit, at its record closest in time to the visit.
+
+A card token is traced as a subject is (PROTOCOL.md section 9): a visit is a record whose
+`subject` or `card` is the id asked for; both are 16 random-looking bytes in hex, so one
+never stands for the other. A record with no subject (a card alone, a visitor registered
+by tap) is a contact by its card token.
 """
 
 from __future__ import annotations
@@ -32,13 +37,21 @@ def trace(store: SqlStore, subject: str, *, since_s: float | None = None,
 
 def _contacts(store: SqlStore, visit: dict, subject: str, window_s: float) -> list[dict]:
     closest: dict[str, dict] = {}
+    # the person traced, by every id the visit knows them by: traced by card, a record of
+    # their subject is theirs too, not a contact
+    theirs = {subject, visit.get("subject"), visit.get("card")} - {None}
     for row in store.at_gate(visit["device"], visit["gate"], visit["ts_s"] - window_s,
                              visit["ts_s"] + window_s):
-        other = row["subject"]
-        if other is None or other == subject:
+        other = _who(row)
+        if other is None or theirs & {row["subject"], row.get("card")}:
             continue
         held = closest.get(other)
         gap = abs(row["ts_s"] - visit["ts_s"])
         if held is None or gap < abs(held["ts_s"] - visit["ts_s"]):
-            closest[other] = row
+            closest[other] = {**row, "subject": other}
     return sorted(closest.values(), key=lambda row: (row["ts_s"], row["subject"]))
+
+
+def _who(row: dict) -> str | None:
+    """The pseudonymous id a record stands for: its subject, else its card token."""
+    return row["subject"] or row.get("card")

@@ -6,7 +6,7 @@
               (also pyserial's "socket://HOST:PORT", "rfc2217://HOST:PORT", "spy:///dev/...")
     gate    = "gpio://17?active_high=1&pulse=1.5" | "sim://"
     reader  = "serial:///dev/ttyUSB0?protocol=pn532" | "hid:///dev/input/by-id/NAME?format=dec10"
-              | "sim://"
+              | "sim://" (and socket://, rfc2217://, spy:// as for the sensor)
 
 Each scheme is served by one module, imported only when the scheme is asked for. The
 module declares the options each of its schemes takes (`URL_OPTIONS`, a table of
@@ -23,14 +23,15 @@ from drivers.base import Camera, CardReader, Gate, ThermalSensor
 from drivers.urls import DriverUrl, parse_url, url_problems
 
 _OPENCV, _SERIAL = "drivers.camera_opencv", "drivers.thermal.serial_url"
+_PN532 = "drivers.reader.pn532_url"
 MODULES: dict[str, dict[str, str]] = {
     "camera": {"v4l2": _OPENCV, "picamera2": "drivers.camera_picamera2", "file": _OPENCV,
                "sim": "drivers.sim.camera"},
     "thermal": {"serial": _SERIAL, "socket": _SERIAL, "rfc2217": _SERIAL, "spy": _SERIAL,
                 "sim": "drivers.sim.thermal_sensor"},
     "gate": {"gpio": "drivers.gate", "sim": "drivers.sim.gate"},
-    "reader": {"serial": "drivers.reader.pn532_url", "hid": "drivers.reader.hid",
-               "sim": "drivers.sim.reader"},
+    "reader": {"serial": _PN532, "socket": _PN532, "rfc2217": _PN532, "spy": _PN532,
+               "hid": "drivers.reader.hid", "sim": "drivers.sim.reader"},
 }
 
 

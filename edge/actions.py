@@ -9,7 +9,9 @@ for which decision).
   design, so this needs no override permission; it closes a check once.
 - `Registration`: register the visitor of a `check` whose only reason is `visitor`: the
   unit visited, a reason from a short list, optionally the last four digits of a phone
-  number, never a name. It becomes a `pass` with the registration in `note`.
+  number, never a name. It becomes a `pass` with the registration in `note`. Registered
+  by tap, it carries the visitor's card token (`card`, `card_kind`; edge/cards.py): the
+  district can then trace the visitor by that token, and nothing typed names them.
 
 The new record copies the pass fields of the decision it acts on (who it was, by
 pseudonymous subject only), so the district sees one person decided twice, the second
@@ -23,6 +25,7 @@ import re
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
+from edge.cards import Tapped
 from models import reasons as R
 from models.records import Record
 
@@ -64,6 +67,7 @@ class Registration(Action):
     unit: str = ""
     reason: str = "other"
     phone_last4: str | None = None
+    card: Tapped | None = None      # the visitor's tap, when registered by card
 
 
 def judge(action: Action, decided: Record | None, closed: bool, override_allowed: bool
@@ -90,21 +94,32 @@ def judge(action: Action, decided: Record | None, closed: bool, override_allowed
     raise ActionError("unknown_action", type(action).__name__)
 
 
-def _registration_note(action: Registration, decided: Record) -> str:
-    if decided.reasons != (R.VISITOR,):
-        raise ActionError("not_a_visitor_check", ",".join(decided.reasons))
+def check_registration(action: Registration) -> None:
+    """ActionError for a registration's own fields (unit, reason, phone digits): the
+    console checks them before asking a visitor to tap, so a typo costs no tap."""
     if not _UNIT.fullmatch(action.unit or ""):
         raise ActionError("bad_unit")
     _choice(action.reason, VISIT_REASONS)
     if action.phone_last4 is not None and not _PHONE4.fullmatch(action.phone_last4):
         raise ActionError("bad_phone_digits")
+
+
+def _registration_note(action: Registration, decided: Record) -> str:
+    if decided.reasons != (R.VISITOR,):
+        raise ActionError("not_a_visitor_check", ",".join(decided.reasons))
+    check_registration(action)
     phone = f" phone=*{action.phone_last4}" if action.phone_last4 else ""
-    return f"visitor of {decided.id}: unit={action.unit} reason={action.reason}{phone}"
+    card = f" card={action.card.kind}" if action.card is not None else ""
+    return f"visitor of {decided.id}: unit={action.unit} reason={action.reason}{phone}{card}"
 
 
 def record_for(action: Action, decided: Record, decision: str, reasons: tuple[str, ...],
                note: str, *, record_id: str, ts: str, clock_synced: bool) -> Record:
-    """The guard's record: the person's pass fields from `decided`, the guard's outcome."""
+    """The guard's record: the person's pass fields from `decided` (a registration by tap:
+    with the visitor's card instead of the one decided on), the guard's outcome."""
+    card = getattr(action, "card", None)
+    if card is not None:
+        decided = replace(decided, card=card.token, card_kind=card.kind)
     return replace(decided, id=record_id, ts=ts, clock_synced=clock_synced,
                    decision=decision, reasons=reasons, operator=action.operator, note=note,
                    seq=None)

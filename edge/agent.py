@@ -1,6 +1,7 @@
 """The agent: builds the drivers and workers a config describes, runs them, stops them.
 
-Start order is trust, store, gate, thermal, bundles, sync, controller, camera, scanner;
+Start order is trust, store, gate, thermal, bundles, sync, controller, card reader,
+camera, scanner;
 stop is the reverse, so no worker outlives what it feeds, and the controller drains its
 queue before the store closes. One stop event ends everything.
 
@@ -31,6 +32,7 @@ from drivers.clock import SystemClock
 from drivers.qr import make_decoder
 from edge import status
 from edge.bundles import Bundles
+from edge.cards import CardWorker, Taps
 from edge.config import Config
 from edge.controller import Controller, Outcome
 from edge.metrics import DecisionCounts
@@ -40,6 +42,7 @@ from edge.store import Store
 from edge.sync import Sync
 from edge.thermal import ThermalMonitor
 from edge.trust import load_configured_trust
+from models.cards import CardKeyError, read_card_key
 from models.verify import verify_pass
 from runtime import logs, sdnotify
 from runtime.worker import Supervisor
@@ -107,13 +110,14 @@ class Agent:
     def _open(self) -> None:
         cfg, clock, push = self.config, self.clock, self._resources.enter_context
         trust = load_configured_trust(cfg.trust)
+        taps = Taps() if cfg.reader.url else None
         self.store = push(Store(cfg.store.path, recover=True))
         scene = self.scene = build_scene(cfg, clock)
         gate = self._parts["gate"] = push(registry.open_gate(cfg.gate.url, clock=clock))
         controller = Controller(
             store=self.store, trust=trust, gate=gate, clock=clock, verify=self.verify,
             gate_name=cfg.device.gate, on_outcome=self.on_outcome,
-            on_commit=lambda: self.sync.notify(), thermal=self._thermal(scene))
+            on_commit=lambda: self.sync.notify(), thermal=self._thermal(scene), taps=taps)
         controller.listeners.append(self.decisions)
         # Bundles and sync start before the controller so they stop after it: the last
         # records committed while stopping are still offered, then `online: false` is sent.
@@ -121,6 +125,8 @@ class Agent:
                                              on_applied=lambda: self.sync.notify()))
         self.sync = self._started(self._uplink(self.bundles))
         self.controller = self._started(controller)
+        if taps is not None:
+            self._cards(taps, scene)
         camera = self._parts["camera"] = push(registry.open_camera(
             cfg.camera.url, base_dir=cfg.base_dir, clock=clock, scene=scene))
         self._parts["scanner"] = self._started(
@@ -166,6 +172,22 @@ class Agent:
             sensor, clock=self.clock, offset_c=cfg.thermal.offset_c, settings=settings))
         return monitor
 
+    def _cards(self, taps: Taps, scene) -> None:
+        """The card reader: each tap is a token at once, kept for the controller."""
+        cfg = self.config
+        if cfg.trust.card_key is None:
+            raise AgentError("[trust] card_key: missing; a card reader is configured and "
+                             "its taps are kept only as tokens made with this key")
+        try:
+            key = read_card_key(cfg.trust.card_key)
+        except CardKeyError as exc:
+            raise AgentError(str(exc)) from None
+        reader = self._parts["reader"] = self._resources.enter_context(
+            registry.open_reader(cfg.reader.url, clock=self.clock, scene=scene))
+        self.supervisor.adopt(*reader.workers)
+        self._parts["cards"] = self._started(CardWorker(
+            reader, key, taps, clock=self.clock, on_tap=self.controller.submit))
+
     def _console(self) -> None:
         """The guard console: its page is fed every committed record and the health."""
         from edge.console.hub import Hub
@@ -184,7 +206,9 @@ class Agent:
             lambda record, name: hub.decision(decision_view(record, name)))
         preview = self._preview if cfg.console.preview else None
         hub.settings = {"preview": preview is not None}
-        server = ConsoleServer(make_app(hub, guards, self.controller.submit, preview),
+        hub.settings["card"] = self.controller.taps is not None
+        server = ConsoleServer(make_app(hub, guards, self.controller.submit, preview,
+                                        taps=self.controller.taps, clock=self.clock),
                                cfg.console.listen)
         try:
             server.start()
@@ -252,11 +276,13 @@ class Agent:
         parts = self._parts
         alarm = "worker_died" if self.failed else (self.store.alarm if self.store else None)
         return {"camera": _health(parts.get("camera")), "thermal": _health(parts.get("sensor")),
-                "gate": _health(parts.get("gate")), "reader": None, "alarm": alarm}
+                "gate": _health(parts.get("gate")),
+                "reader": _health(parts["reader"]) if "reader" in parts else None,
+                "alarm": alarm}
 
     def _counters(self) -> dict:
         counters: dict = {"worker_errors": self.supervisor.errors()}
-        for name in ("camera", "sensor", "scanner"):
+        for name in ("camera", "sensor", "scanner", "cards"):
             if name in self._parts:
                 counters.update(self._parts[name].counters())
         for part in (self.controller, self.bundles):

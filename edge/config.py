@@ -40,11 +40,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
                 "ambient_coeff": Key("float", 0.0, check=in_range(-1.0, 1.0)),
                 "ambient_ref_c": Key("float", 25.0, check=in_range(-20.0, 50.0))},
     "gate": {"url": Key("str", "sim://", check=_driver_url("gate"))},
+    # optional: no card reader when absent; a reader needs [trust] card_key (configcheck)
+    "reader": {"url": Key("str", None, check=_driver_url("reader"))},
     "store": {"path": Key("path", required=True),
               "retention_days": Key("int", 30, check=in_range(1, 3650))},
     "trust": {"roots": Key("paths", required=True), "trustlist": Key("path", required=True),
               "revocations": Key("path"), "policy": Key("path"), "subject_key": Key("path"),
-              "roster": Key("path")},
+              "roster": Key("path"), "card_key": Key("path")},
     "mqtt": {"url": Key("str", "mqtt://127.0.0.1:1883", check=mqtt_url),
              "root": Key("str", ROOT, check=topic_root_problem),
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
@@ -75,6 +77,7 @@ class Config:
     camera: Section
     thermal: Section
     gate: Section
+    reader: Section
     store: Section
     trust: Section
     mqtt: Section
@@ -89,11 +92,15 @@ class Config:
         return replace(self, store=Section({**self.store.values, "path": db.resolve()}))
 
     def simulated(self) -> Config:
-        """The same config with every hardware driver replaced by its simulated twin."""
+        """The same config with every hardware driver replaced by its simulated twin (a
+        card reader only where one is configured)."""
         camera = self.camera.url if self.camera.url.startswith("sim://") else "sim://"
+        reader = self.reader.url
+        reader = reader if reader is None or reader.startswith("sim://") else "sim://"
         return replace(self, camera=Section({**self.camera.values, "url": camera}),
                        thermal=Section({**self.thermal.values, "url": "sim://"}),
-                       gate=Section({**self.gate.values, "url": "sim://"}))
+                       gate=Section({**self.gate.values, "url": "sim://"}),
+                       reader=Section({**self.reader.values, "url": reader}))
 
 
 def parse_config(text: str, path: Path) -> Config:

@@ -3,7 +3,8 @@
 The file's own rules (keys, types, ranges, driver URL options) are checked when it is
 read (edge/config.py). This adds what lies outside the file: every file it names, read
 as what it claims to be (root keys, signed bundles, the subject key, the TLS CA,
-certificate and key, a scenario, a video), and the device nodes the drivers will open.
+certificate and key, a scenario, a video, the card key), and the device nodes the drivers
+will open.
 A missing device node is only a warning: a technician may check a config on a laptop
 before copying it to the gate. `config check` prints the findings; `run` refuses to
 start on any error, so a config that passes the check is one that `run` can start with.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from drivers.clock import SystemClock
 from edge.config import Config
 from edge.guards import GuardsError, read_guards
 from edge.trust import TrustError, build_state, load_roots, read_bundle, read_subject_key
+from models.cards import CardKeyError, read_card_key
 from models.trust import MIN_SUBJECT_KEY_LEN
 
 
@@ -34,7 +37,7 @@ class Finding:
 def check(config: Config) -> list[Finding]:
     """Every problem `run` would meet with this config, errors first."""
     findings = [*_trust(config), *_tls(config), *_drivers(config), *_store(config),
-                *_guards(config), *_metrics(config)]
+                *_guards(config), *_metrics(config), *_reader(config)]
     return sorted(findings, key=lambda f: f.level != "error")
 
 
@@ -63,6 +66,37 @@ def _trust(config: Config) -> list[Finding]:
     if trust.subject_key:
         errors += _subject_key(trust.subject_key)
     return [Finding("error", f"[trust] {text}") for text in errors]
+
+
+def _reader(config: Config) -> list[Finding]:
+    """A card reader needs the district's card key, readable and private: whoever holds
+    it can tell which card a token is (PROTOCOL section 9). The URL itself was checked
+    when the file was read."""
+    url, path = config.reader.url, config.trust.card_key
+    if url is None:
+        return []
+    findings = []
+    device = registry.device_path("reader", url) or _hid_path(url)
+    if device is not None and not device.exists():
+        findings.append(Finding("warning", f"[reader] url = {url!r}: {device} is not "
+                                           "present on this machine"))
+    if path is None:
+        return [*findings, Finding("error", "[trust] card_key: missing; a card reader is "
+                                            "configured and its taps need the card key")]
+    try:
+        read_card_key(path)
+    except CardKeyError as exc:
+        return [*findings, Finding("error", f"[trust] {exc}")]
+    mode = stat.S_IMODE(Path(path).stat().st_mode)
+    if mode & 0o077:
+        findings.append(Finding("warning", f"[trust] card key {path}: readable by group or "
+                                           f"others (mode {mode:04o}); chmod 600 {path}"))
+    return findings
+
+
+def _hid_path(url: str) -> Path | None:
+    spec = registry.parse("reader", url)
+    return Path(spec.target) if spec.scheme == "hid" and spec.target else None
 
 
 def _guards(config: Config) -> list[Finding]:

@@ -8,6 +8,12 @@ district pushes do not queue here (edge/bundles.py verifies them on its own thre
 swaps `trust`, which each decision reads once). A decision is committed to SQLite before
 the gate opens: a power cut can lose a gate opening, never the record of it.
 
+Cards (edge/cards.py) come as tokens. A scan is decided with the unused taps within the
+policy's `card_window_s` of the code; when a tap is all that is missing, the lane waits
+for one (bounded by MAX_CARD_WAIT_S), as it waits for a temperature. A tap arrives on the
+queue too: alone it is decided only where the policy lets a card pass without a pass
+(`require_pass = false`); otherwise it waits for its code. A tap serves one decision.
+
 Nothing one item does may stop the next: a scan whose judging fails (a bug) is recorded
 as `check` + `unreadable`, so the guard looks at the phone; a gate that fails to open is
 logged with the record it failed for and shows as a fault in status; a listener that
@@ -27,7 +33,16 @@ from dataclasses import dataclass, field, replace
 
 from drivers.base import Gate
 from edge import actions
-from edge.policy import Context, Decision, Measurement, decide, judge_pass
+from edge.cards import MAX_CARD_WAIT_S, CardDesk, Tapped, Taps
+from edge.policy import (
+    CardSeen,
+    Context,
+    Decision,
+    Measurement,
+    decide,
+    judge_card,
+    refused_alone,
+)
 from edge.scanner import Scan
 from edge.store import Store, StoreError
 from models import reasons as R
@@ -64,6 +79,8 @@ def describe(item) -> str:
         return f"scan chars={len(item.text)} prefix={item.text[:4]!r} sha256={digest}"
     if isinstance(item, actions.Action):
         return f"{type(item).__name__} operator={item.operator} of={item.of}"
+    if isinstance(item, Tapped):
+        return f"tap kind={item.kind}"
     return type(item).__name__
 
 
@@ -72,7 +89,8 @@ class Controller:
                  on_outcome: Callable[[Outcome], None] | None = None,
                  on_commit: Callable[[], None] | None = None,
                  measure_wait_s: float = MEASURE_WAIT_S,
-                 verify: Callable[..., Verdict] = verify_pass) -> None:
+                 verify: Callable[..., Verdict] = verify_pass,
+                 taps: Taps | None = None, card_wait_s: float = MAX_CARD_WAIT_S) -> None:
         self.store = store
         self.trust = trust
         self.thermal = thermal
@@ -86,6 +104,7 @@ class Controller:
         self._name: str | None = None
         self.measure_wait_s = measure_wait_s
         self.verify = verify
+        self.cards = CardDesk(taps, clock, card_wait_s)     # what a decision is shown
         self.dropped = 0            # scans that found the queue full
         self.scans_failed = 0           # scans whose judging raised: recorded as `check`
         self.gate_failures = 0
@@ -97,7 +116,12 @@ class Controller:
         self.worker = Worker("controller", lambda item: self._handle(*item),
                              take=self._next, describe=lambda item: describe(item[0]))
 
-    def submit(self, item: Scan | actions.Action) -> bool:
+    @property
+    def taps(self) -> Taps | None:
+        """The card reader's recent taps; None: no reader."""
+        return self.cards.taps
+
+    def submit(self, item: Scan | actions.Action | Tapped) -> bool:
         """Queue a scan or a guard action; False (counted, logged) when the queue is full
         (an action's result then says so)."""
         try:
@@ -114,6 +138,8 @@ class Controller:
     def _handle(self, item, queued: float):
         if isinstance(item, actions.Action):
             return self.handle_action(item)
+        if isinstance(item, Tapped):
+            return self.handle_tap(item)
         return self.handle_scan(item, queued)
 
     def handle_action(self, action: actions.Action) -> Record | None:
@@ -128,6 +154,12 @@ class Controller:
             logs.event("action_refused", logging.WARNING, action=describe(action),
                        reason=exc.reason)
             action.result.set_exception(exc)
+            return None
+        card = getattr(action, "card", None)
+        if card is not None and not (self.taps and self.taps.use(card)):
+            logs.event("action_refused", logging.WARNING, action=describe(action),
+                       reason="card_used")
+            action.result.set_exception(actions.ActionError("card_used"))
             return None
         now = self.clock.now()
         record = actions.record_for(action, decided, decision, reasons, note,
@@ -193,21 +225,55 @@ class Controller:
             trust_stale=trust.stale(judged),
             already_passed=bool(verdict.cti) and self.store.has_passed(verdict.cti),
             on_roster=trust.on_roster(verdict.subject),
+            cards=trust.cards_of(verdict.subject),
+            taps=self.cards.offer(trust, scan.t_mono),
         )
         measuring = self.clock.monotonic()
         stages["verify_ms"] = _ms(started, measuring)
-        measurement = self._measure(policy, scan, _denied_alone(verdict, policy, context, judged))
+        denied = refused_alone(verdict, policy, context, judged)
+        measurement = self._measure(policy, scan.t_mono, denied)
         stages["temperature_ms"] = _ms(measuring, self.clock.monotonic())
+        if not denied and self.cards.awaited(policy, context):
+            waiting = self.clock.monotonic()
+            context = self.cards.await_tap(trust, scan.t_mono, context)
+            stages["card_ms"] = _ms(waiting, self.clock.monotonic())
         decision = decide(verdict, measurement, policy, context, judged)
+        self.cards.served(decision)
         return self._record(verdict, decision, measurement, context, now), verdict
 
-    def _measure(self, policy, scan: Scan, denied: bool) -> Measurement:
-        """The presenter's temperature; a pass denied on its own waits for none, but its
-        record still carries one that is ready."""
+    def handle_tap(self, tap: Tapped) -> Record | None:
+        """A tap with no pass shown: decided alone where the policy lets a resident's card
+        pass (`require_pass = false`); otherwise (or once a scan has used it) nothing."""
+        trust = self.trust
+        policy = trust.policy
+        if policy.require_pass or policy.card == "off" or self.taps is None \
+                or self.taps.used(tap) or self.taps.guards(tap):
+            return None     # it waits for a code, or a guard registering a visitor takes it
+        self._stages = {}
+        now = self.clock.now()
+        judged = trust.effective_now(now)
+        seen = CardSeen(tap.token, tap.kind, trust.holder(tap.token))
+        context = Context(clock_synced=self.clock.synced(), trust_stale=trust.stale(judged))
+        measurement = self._measure(policy, tap.t_mono, denied=seen.holder is None)
+        decision = judge_card(seen, measurement, policy, context, judged)
+        if decision is None or not self.taps.use(tap):
+            return None         # a scan took this tap while the temperature was awaited
+        record = Record(
+            id=uuid7(int(now * 1000)), ts=rfc3339(now), clock_synced=context.clock_synced,
+            gate=self.gate_name, decision=decision.decision, reasons=decision.reasons,
+            subject=seen.holder, temperature_c=measurement.temperature_c,
+            card=tap.token, card_kind=tap.kind)
+        record = self._commit(record, None)
+        self._act(record, None)
+        return record
+
+    def _measure(self, policy, shown_at: float, denied: bool) -> Measurement:
+        """The presenter's temperature; a presentation denied on its own waits for none,
+        but its record still carries one that is ready."""
         if self.thermal is None:
             return Measurement("missing")
         wait = 0.0 if denied else self.measure_wait_s
-        measurement = self.thermal.wait_measurement(wait, policy, shown_at=scan.t_mono)
+        measurement = self.thermal.wait_measurement(wait, policy, shown_at=shown_at)
         if denied and measurement.state not in ("ok", "sensor_fault"):
             return Measurement("skipped")
         return measurement
@@ -271,6 +337,8 @@ class Controller:
             subject=verdict.subject, color=verdict.color,
             pass_exp=_time(verdict.exp), tested_at=_time(verdict.tested_at),
             temperature_c=measurement.temperature_c,
+            card=decision.card.token if decision.card else None,
+            card_kind=decision.card.kind if decision.card else None,
         )
 
     def _remember(self, record: Record) -> None:
@@ -282,23 +350,19 @@ class Controller:
     def _log(self, record: Record, scan: Scan | None) -> None:
         if scan is None:
             logs.event("decision", seq=record.seq, decision=record.decision,
-                       reasons=record.reasons, operator=record.operator, note=record.note)
+                       reasons=record.reasons, operator=record.operator, note=record.note,
+                       subject=record.subject, card_kind=record.card_kind)
             return
         latency_ms = (self.clock.monotonic() - scan.t_mono) * 1000.0
         logs.event("decision", seq=record.seq, decision=record.decision,
                    reasons=record.reasons, color=record.color,
                    temperature_c=record.temperature_c, subject=record.subject,
-                   latency_ms=round(latency_ms, 1), decode_ms=round(scan.decode_ms, 1),
-                   **self._stages)
+                   card_kind=record.card_kind, latency_ms=round(latency_ms, 1),
+                   decode_ms=round(scan.decode_ms, 1), **self._stages)
 
     def counters(self) -> dict:
         return {"scans_dropped": self.dropped,
                 "scans_failed": self.scans_failed, "gate_failures": self.gate_failures}
-
-
-def _denied_alone(verdict: Verdict, policy, context: Context, now: float) -> bool:
-    """A pass refused whatever the temperature: forged, revoked, expired, red, replayed."""
-    return context.already_passed or judge_pass(verdict, policy, now).decision == R.DENY
 
 
 def _ms(start: float, end: float) -> float:

@@ -4,6 +4,11 @@
 measurement, the policy and the device context go in, a decision with reason codes comes
 out. Findings are collected from every rule that applies; the decision is the most severe
 of them (deny > check > pass), so the guard sees every reason at once.
+
+Cards (PROTOCOL.md section 9) come in as tokens, never numbers: the controller gives the
+taps seen within `card_window_s` of the code and the tokens the roster binds to the
+pass's subject; the decision names the tap whose token the record keeps. `judge_card()`
+judges a tap with no pass, for a policy with `require_pass = false`.
 """
 
 from __future__ import annotations
@@ -21,9 +26,19 @@ _CHECK_ON_FAILURE = {R.UNREADABLE}
 
 
 @dataclass(frozen=True)
+class CardSeen:
+    """A tap as the policy sees it: the token (the raw number never gets this far)."""
+
+    token: str                  # lowercase hex, PROTOCOL.md section 9
+    kind: str                   # "mifare" / "cnid" / "hid"
+    holder: str | None = None   # the resident's subject the roster binds it to; None: none
+
+
+@dataclass(frozen=True)
 class Decision:
     decision: str
     reasons: tuple[str, ...] = ()
+    card: CardSeen | None = None    # the tap to record (`card`, `card_kind`), if any
 
 
 # An estimate older than this describes someone who may have left: never decide on it.
@@ -54,13 +69,17 @@ class Context:
     trust_stale: bool = False
     already_passed: bool = False    # this cti produced a pass here and is still valid
     on_roster: bool | None = None   # None: no roster installed
+    # Taps seen within card_window_s of the code (before or after), nearest first; a tap
+    # that served one decision is not offered to the next.
+    taps: tuple[CardSeen, ...] = ()
+    cards: tuple[str, ...] = ()     # tokens the roster binds to the pass's subject
 
 
-def _combine(findings: list[tuple[str, str]]) -> Decision:
+def _combine(findings: list[tuple[str, str]], card: CardSeen | None = None) -> Decision:
     if not findings:
-        return Decision(R.PASS)
+        return Decision(R.PASS, card=card)
     worst = max((decision for decision, _ in findings), key=_SEVERITY.__getitem__)
-    return Decision(worst, tuple(reason for _, reason in findings))
+    return Decision(worst, tuple(reason for _, reason in findings), card)
 
 
 def _verification(verdict: Verdict) -> Decision | None:
@@ -126,6 +145,39 @@ def _device(context: Context, policy: Policy) -> list[tuple[str, str]]:
     return findings
 
 
+def _card(context: Context, policy: Policy) -> tuple[list[tuple[str, str]], CardSeen | None]:
+    """The card rule's findings and the tap to record.
+
+    A resident with bound cards must tap one of them, in either mode; any other card is a
+    mismatch. With "required", everyone else (a visitor, a resident without cards, anyone
+    when no roster is installed) must tap a card bound to nobody, which is recorded; a
+    card bound to a resident cannot be theirs. No tap at all is card_missing."""
+    if policy.card == "off" or (policy.card == "residents" and not context.cards):
+        return [], None
+    if context.cards:
+        fits = [tap for tap in context.taps if tap.token in context.cards]
+    else:
+        fits = [tap for tap in context.taps if tap.holder is None]
+    if fits:
+        return [], fits[0]
+    if context.taps:
+        return [(R.DENY, R.CARD_MISMATCH)], context.taps[0]
+    return [(R.CHECK, R.CARD_MISSING)], None
+
+
+def _judged(health: list[tuple[str, str]], card: tuple[list[tuple[str, str]], CardSeen | None],
+            measurement: Measurement, policy: Policy, context: Context) -> Decision:
+    """Every finding of an authentic presentation, in the order the guard reads them."""
+    card_findings, tap = card
+    findings = list(health)
+    if not (measurement.state == "skipped" and _refused(health + card_findings)):
+        findings += _temperature(measurement, policy)   # "skipped" alone is "missing"
+    findings += _visitor(context, policy)
+    findings += card_findings
+    findings += _device(context, policy)
+    return _combine(findings, tap)
+
+
 def decide(verdict: Verdict, measurement: Measurement, policy: Policy, context: Context,
            now: float) -> Decision:
     """Pass, deny or check for one presentation of a pass at the gate."""
@@ -134,12 +186,35 @@ def decide(verdict: Verdict, measurement: Measurement, policy: Policy, context: 
         return failed
     if context.already_passed:
         return Decision(R.DENY, (R.REPLAYED,))
-    findings = _health(verdict, policy, now)
-    if not (measurement.state == "skipped" and _refused(findings)):
-        findings += _temperature(measurement, policy)   # "skipped" alone is "missing"
-    findings += _visitor(context, policy)
-    findings += _device(context, policy)
-    return _combine(findings)
+    return _judged(_health(verdict, policy, now), _card(context, policy), measurement,
+                   policy, context)
+
+
+def refused_alone(verdict: Verdict, policy: Policy, context: Context, now: float) -> bool:
+    """A presentation refused whatever the temperature: forged, expired, red, replayed, or
+    with another's card; the controller need not wait for a measurement then."""
+    if context.already_passed or judge_pass(verdict, policy, now).decision == R.DENY:
+        return True
+    return _refused(_card(context, policy)[0])
+
+
+def judge_card(tap: CardSeen, measurement: Measurement, policy: Policy, context: Context,
+               now: float) -> Decision | None:
+    """A tap with no pass shown, under `require_pass = false`: a card bound to a resident is
+    judged like a green pass of that resident (a test the policy requires is missing,
+    temperature and device state apply), a card on no roster is card_unknown. None when
+    the policy wants a pass: the tap then only waits for a code. Of the context only the
+    device state counts: the tap itself says who is there."""
+    if policy.require_pass or policy.card == "off":
+        return None
+    if tap.holder is None:
+        unknown = [(R.DENY, R.CARD_UNKNOWN)]
+        return _judged([], (unknown, tap), measurement, policy, Context(
+            clock_synced=context.clock_synced, trust_stale=context.trust_stale))
+    green = Verdict(color="green", subject=tap.holder)
+    resident = Context(clock_synced=context.clock_synced, trust_stale=context.trust_stale,
+                       on_roster=True)
+    return _judged(_health(green, policy, now), ([], tap), measurement, policy, resident)
 
 
 def override(decision: Decision, allow: bool, policy: Policy) -> Decision:

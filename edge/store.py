@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from models.records import FIELDS, Record
+from models.records import STORED, Record, wire_fields
 from models.safejson import valid_text
 from models.timefmt import rfc3339
 from runtime import logs, sqlite
@@ -43,6 +43,11 @@ MIGRATIONS = (
     );
     CREATE INDEX records_unsynced ON records (synced, seq);
     CREATE TABLE passed (cti TEXT PRIMARY KEY, exp INTEGER NOT NULL, seq INTEGER NOT NULL);
+    """,
+    # Cards (PROTOCOL.md section 9): the tapped card's token, never its number.
+    """
+    ALTER TABLE records ADD COLUMN card TEXT;
+    ALTER TABLE records ADD COLUMN card_kind TEXT;
     """,
 )
 
@@ -179,7 +184,7 @@ class Store:
 
     def records(self, since: str | None = None) -> Iterator[dict[str, Any]]:
         """Every record in seq order (optionally from time `since` on), with `synced`."""
-        query = f"SELECT {', '.join(FIELDS)}, synced FROM records"
+        query = f"SELECT {', '.join(STORED)}, synced FROM records"
         params: tuple = ()
         if since:
             query += " WHERE ts >= ?"
@@ -189,7 +194,7 @@ class Store:
 
     def unsynced(self, limit: int, after_seq: int = 0) -> list[dict[str, Any]]:
         """Up to `limit` records the district has not acknowledged, oldest first."""
-        query = (f"SELECT {', '.join(FIELDS)}, synced FROM records "
+        query = (f"SELECT {', '.join(STORED)}, synced FROM records "
                  "WHERE synced = 0 AND seq > ? ORDER BY seq LIMIT ?")
         return [_row_to_dict(row) for row in self._db.execute(query, (after_seq, limit))]
 
@@ -226,7 +231,8 @@ def _corrupt(problem: str) -> sqlite3.DatabaseError:
 
 
 def _row_to_dict(row: tuple) -> dict[str, Any]:
-    data = dict(zip((*FIELDS, "synced"), row, strict=True))
+    stored = dict(zip((*STORED, "synced"), row, strict=True))
+    data = {**wire_fields(stored), "synced": stored["synced"]}
     data["reasons"] = json.loads(data["reasons"])
     data["clock_synced"] = bool(data["clock_synced"])
     data["synced"] = bool(data["synced"])

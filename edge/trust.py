@@ -57,6 +57,14 @@ class TrustState:
         """Whether a pass's subject is a resident's; None without a roster."""
         return None if self.roster is None else self.roster.has(subject)
 
+    def cards_of(self, subject: str | None) -> tuple[str, ...]:
+        """The card tokens the roster binds to a pass's subject; () without a roster."""
+        return () if self.roster is None else self.roster.cards_of(subject)
+
+    def holder(self, token: str) -> str | None:
+        """The resident a card token is bound to; None for a card on no roster."""
+        return None if self.roster is None else self.roster.holder(token)
+
     def stale(self, now: float) -> bool:
         """Past a bundle's next_update: the district has not refreshed it in time."""
         return now > self.next_update

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 VISITOR_MODES = ("allow", "register", "deny")
+CARD_MODES = ("off", "residents", "required")    # PROTOCOL.md section 9
 COLORS = ("green", "yellow", "red")
 # Sane bounds of a policy's numbers (key -> (low, high)); a signed policy outside them is
 # refused and the one in force stays.
@@ -15,6 +16,9 @@ BOUNDS = {
     "max_pass_lifetime_s": (30, 3600),      # a CP1 pass lives minutes
     "replay_window_s": (0, 86400),
     "max_test_age_h": (1, 24 * 30),         # null: no test needed
+    # A tap and a code belong together within seconds; a window of minutes would pair a
+    # pass with the card of whoever tapped long before.
+    "card_window_s": (1, 120),
 }
 
 
@@ -33,6 +37,9 @@ class Policy:
     operator_override: bool = True
     require_synced_clock: bool = True
     visitors: str = "register"
+    card: str = "off"
+    card_window_s: float = 10
+    require_pass: bool = True
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Policy:
@@ -67,12 +74,22 @@ class Policy:
         if "green" not in colors:
             raise PolicyError("policy: allow_colors must include green (a valid green pass "
                               "is always allowed)")
-        for key in ("operator_override", "require_synced_clock"):
+        for key in ("operator_override", "require_synced_clock", "require_pass"):
             if not isinstance(getattr(self, key), bool):
                 raise PolicyError(f"policy: {key} must be true or false")
         if self.visitors not in VISITOR_MODES:
             raise PolicyError(
                 f"policy: visitors = {self.visitors!r}; allowed: {', '.join(VISITOR_MODES)}")
+        self._check_cards()
+
+    def _check_cards(self) -> None:
+        if self.card not in CARD_MODES:
+            raise PolicyError(f"policy: card = {self.card!r}; allowed: {', '.join(CARD_MODES)}")
+        if not self.require_pass and self.card == "off":
+            # Meant to let a bound card alone pass, it would do nothing with cards ignored:
+            # refused, so the district learns of the mistake instead of the gate.
+            raise PolicyError("policy: require_pass = false needs card = \"residents\" or "
+                              "\"required\" (with card = \"off\" cards are ignored)")
 
 
 def _number(value: Any, key: str, low: float, high: float) -> None:

@@ -18,8 +18,10 @@ FIELD_TYPES = {
 # Came after the first release of checkpoint.batch/1: a receiver takes records with or
 # without them.
 OPTIONAL_FIELDS = ("card", "card_kind")
-# What this device sends and stores.
+# What every record on the wire carries; the optional fields follow when they are set,
+# so a record with no card is byte for byte what the first release sent.
 FIELDS = tuple(name for name in FIELD_TYPES if name not in OPTIONAL_FIELDS)
+STORED = tuple(FIELD_TYPES)         # the device's columns: every field
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,19 @@ class Record:
     temperature_c: float | None = None
     operator: str | None = None
     note: str | None = None
+    card: str | None = None         # the tapped card's token (PROTOCOL.md section 9)
+    card_kind: str | None = None    # "mifare" / "cnid" / "hid"
     seq: int | None = None          # assigned by the store on commit
 
     def to_wire(self) -> dict[str, Any]:
-        """The record's fields in PROTOCOL order, reasons as a list."""
+        """The record's fields in PROTOCOL order, reasons as a list; the optional card
+        fields only when the record has a card."""
         data = asdict(self)
         data["reasons"] = list(self.reasons)
-        return {key: data[key] for key in FIELDS}
+        return wire_fields(data)
+
+
+def wire_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """A record's fields as sent: the required ones, then the optional ones that are set."""
+    return {key: data[key] for key in FIELD_TYPES
+            if key not in OPTIONAL_FIELDS or data.get(key) is not None}

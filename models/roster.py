@@ -8,7 +8,7 @@ Subjects and tokens are compared as lowercase hex, as the verifier reports subje
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_RESIDENTS = 200_000     # a large community; the bundle itself is bounded at 8 MiB
 MAX_UNIT_CHARS = 64
@@ -29,6 +29,13 @@ class Resident:
 @dataclass(frozen=True)
 class Roster:
     residents: dict[str, Resident]      # subject (lowercase hex) -> resident
+    holders: dict[str, str] = field(default_factory=dict)  # card token -> subject
+
+    def __post_init__(self) -> None:
+        if not self.holders:    # one index, made once: a tap is looked up at every scan
+            index = {card: sub for sub, resident in self.residents.items()
+                     for card in resident.cards}
+            object.__setattr__(self, "holders", index)
 
     @classmethod
     def from_payload(cls, payload: dict) -> Roster:
@@ -38,16 +45,31 @@ class Roster:
         if len(subjects) > MAX_RESIDENTS:
             raise RosterError(f"'subjects': {len(subjects)} entries, at most {MAX_RESIDENTS}")
         residents: dict[str, Resident] = {}
+        holders: dict[str, str] = {}
         for index, entry in enumerate(subjects):
             sub, resident = _resident(entry, index)
             if sub in residents:
                 raise RosterError(f"subjects[{index}]: sub {sub} is listed twice")
+            for card in resident.cards:
+                # A card bound to two residents would pass either one's pass.
+                if holders.setdefault(card, sub) != sub:
+                    raise RosterError(f"subjects[{index}].cards: card {card} is bound to "
+                                      f"sub {holders[card]} too")
             residents[sub] = resident
-        return cls(residents)
+        return cls(residents, holders)
 
     def has(self, subject: str | None) -> bool:
         """Whether a pass's subject is a resident's (a pass without one is not)."""
         return subject is not None and subject.lower() in self.residents
+
+    def cards_of(self, subject: str | None) -> tuple[str, ...]:
+        """The tokens bound to a resident's subject; () for a visitor or no subject."""
+        resident = self.residents.get(subject.lower()) if subject is not None else None
+        return resident.cards if resident is not None else ()
+
+    def holder(self, token: str) -> str | None:
+        """The subject a card token is bound to, or None for a card on no resident."""
+        return self.holders.get(token.lower())
 
     def __len__(self) -> int:
         return len(self.residents)

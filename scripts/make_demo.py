@@ -61,6 +61,8 @@ def make_demo(folder: Path) -> bool:
     # The district's secret for keyed HC1 subject hashes: provisioned to devices, never
     # published in a bundle (docs/decisions.md).
     _write(folder / "subject.key", base64.b64encode(os.urandom(32)) + b"\n", private=True)
+    # The card key (PROTOCOL.md section 9): raw bytes, as `head -c 32 /dev/urandom` makes.
+    _write(folder / "card.key", os.urandom(32), private=True)
     for kind, payload in bundles.items():
         envelope = sign_bundle(kind, payload, root)
         _write(folder / f"{kind}.json", (json.dumps(envelope, indent=2) + "\n").encode())

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterator
 
 from district.stores.sql import (
+    CARD_INDEX,
     DEVICE_STORES,
     DEVICE_STORES_INDEX,
     FIELDS,
@@ -71,6 +72,7 @@ class PgDistrictStore(SqlStore):
             for table in ("records", "devices"):
                 for statement in added_columns(_columns(db, table), table):
                     db.execute(statement)
+            db.execute(CARD_INDEX)
         return db
 
     def _live(self):

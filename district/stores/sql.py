@@ -35,6 +35,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from district.registry import reader_state
 from district.validate import canonical_store, record_problem
 from models.records import FIELD_TYPES, OPTIONAL_FIELDS
 from models.timefmt import parse_rfc3339, rfc3339
@@ -52,6 +53,9 @@ DEVICE_STORES = """CREATE TABLE IF NOT EXISTS device_stores (
     PRIMARY KEY (device, store))"""
 DEVICE_STORES_INDEX = ("CREATE INDEX IF NOT EXISTS device_stores_order "
                        "ON device_stores (device, last_order)")
+# A trace looks a card token up as it looks a subject up (PROTOCOL.md section 9). Made
+# after the columns added since the first release, which a store made before has not yet.
+CARD_INDEX = "CREATE INDEX IF NOT EXISTS records_card ON records (card, ts_s)"
 FLAG_TWO_STORES = "two_stores"
 # TEXT columns added to a table after its first release, by table.
 ADDED_COLUMNS = {"records": OPTIONAL_FIELDS, "devices": ("flag", "flag_stores")}
@@ -281,12 +285,18 @@ class SqlStore:
                        rfc3339(time.time())))
 
     def devices(self) -> list[dict[str, Any]]:
-        """The registry; `flag` is None or e.g. "two_stores", naming `flag_stores`."""
+        """The registry; `flag` is None or e.g. "two_stores", naming `flag_stores`;
+        `reader` the card reader's state from the latest status (district/registry.py)."""
         rows = self._run("SELECT device, online, status, last_seen, flag, flag_stores "
                          "FROM devices ORDER BY device").fetchall()
-        return [{"device": d, "online": bool(o), "status": json.loads(s), "last_seen": seen,
-                 "flag": flag, "flag_stores": json.loads(stores) if stores else []}
-                for d, o, s, seen, flag, stores in rows]
+        registry = []
+        for device, online, text, seen, flag, stores in rows:
+            status = json.loads(text)
+            registry.append({"device": device, "online": bool(online), "status": status,
+                             "last_seen": seen, "flag": flag,
+                             "flag_stores": json.loads(stores) if stores else [],
+                             "reader": reader_state(status)})
+        return registry
 
     def stores_of(self, device: str) -> list[dict[str, Any]]:
         """The stores a device has used, by first batch: first_seen, last_seen, batches."""
@@ -303,11 +313,12 @@ class SqlStore:
 
     def visits(self, subject: str, since_s: float | None = None,
                until_s: float | None = None) -> list[dict[str, Any]]:
-        """A subject's records, oldest first, optionally within [since_s, until_s]."""
+        """The records of a subject or of a card token (either column matches: both are
+        pseudonymous 16-byte hex), oldest first, optionally within [since_s, until_s]."""
         low = float("-inf") if since_s is None else since_s
         high = float("inf") if until_s is None else until_s
-        return list(self._select("WHERE subject = ? AND ts_s >= ? AND ts_s <= ? "
-                                 "ORDER BY ts_s, device, seq", (subject, low, high)))
+        return list(self._select("WHERE (subject = ? OR card = ?) AND ts_s >= ? AND ts_s <= ? "
+                                 "ORDER BY ts_s, device, seq", (subject, subject, low, high)))
 
     def at_gate(self, device: str, gate: str, start_s: float,
                 end_s: float) -> list[dict[str, Any]]:

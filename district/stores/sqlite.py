@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from district.stores.sql import (
+    CARD_INDEX,
     DEVICE_STORES,
     DEVICE_STORES_INDEX,
     FIELDS,
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS devices (
     device TEXT PRIMARY KEY, online INTEGER NOT NULL, status TEXT NOT NULL,
     last_seen TEXT NOT NULL, flag TEXT, flag_stores TEXT
 );
-""" + DEVICE_STORES + ";\n" + DEVICE_STORES_INDEX + ";\n"
+""" + DEVICE_STORES + ";\n" + DEVICE_STORES_INDEX + ";\n" + CARD_INDEX + ";\n"
 # Result codes of SQLite refusing one row's values: too big, a constraint, a datatype
 # mismatch, a parameter out of range. Every other code is the store failing as a whole
 # (busy or locked, I/O, full, corrupt, read-only, out of memory, a statement wrong for any

@@ -5,19 +5,25 @@ leaves; `gap_s` seconds later the next one comes. The camera renders the person'
 into frames; the thermal simulator reports the person's temperature from `approach_s`
 before they show the code (they walk up to the sensor first, as at a real gate) until
 they leave, and the background otherwise. Passes are issued with the demo issuer key when the
-person steps up, so they are current however long the simulation runs.
+person steps up, so they are current however long the simulation runs. A person may carry
+a card (`card = "mifare:04A1B2C3D4"`, models.cards.parse_card) and tap it on the simulated
+reader `tap_s` seconds after stepping up (negative: before showing the code).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from drivers.base import DriverError
 
+TAP_S = 0.5             # a card is tapped just after the code is shown, by default
+MAX_TAP_S = 60.0        # how far from stepping up a tap may be, either way
+MAX_TAPS_AT_ONCE = 1000  # a clock that jumped hours ahead: only the latest taps count
 PASS_KINDS = ("green", "yellow", "red", "expired", "forged", "none")
 _DEFAULT_PEOPLE = (
     ("green", 36.5), ("yellow", 36.6), ("green", 38.4), ("red", 36.7),
@@ -32,6 +38,15 @@ class Person:
     name: str | None = None
     unit: str | None = None
     subject: str | None = None      # hex CP1 `sub`; None: a new random one per pass
+    card_kind: str | None = None    # the card this person taps, if any (models.cards.KINDS)
+    card_number: bytes | None = field(default=None, repr=False)
+    tap_s: float = TAP_S            # when they tap, from stepping up
+
+
+@dataclass(frozen=True)
+class Tap:
+    t_mono: float           # when the card touches the reader
+    person: Person
 
 
 @dataclass(frozen=True)
@@ -129,6 +144,24 @@ class Scene:
         presence = self.at(t_mono) or self.at(t_mono + self.approach_s)
         return presence.person.temperature_c if presence else self.background_c
 
+    def taps_between(self, after: float, until: float) -> list[Tap]:
+        """The cards tapped in (`after`, `until`], in time order."""
+        if until <= after:
+            return []
+        period = self.period_s
+        first = max(0, math.floor((after - self._start - MAX_TAP_S) / period))
+        last = math.floor((until - self._start + MAX_TAP_S) / period)
+        if not self.loop:
+            last = min(last, len(self.people) - 1)
+        first = max(first, last - MAX_TAPS_AT_ONCE)
+        taps = []
+        for number in range(first, last + 1):
+            person = self.people[number % len(self.people)]
+            t = self._start + number * period + person.tap_s
+            if person.card_kind is not None and after < t <= until:
+                taps.append(Tap(t, person))
+        return sorted(taps, key=lambda tap: tap.t_mono)
+
     def finished(self, t_mono: float) -> bool:
         period = self.present_s + self.gap_s
         return not self.loop and t_mono - self._start >= period * len(self.people)
@@ -164,8 +197,28 @@ def _person(entry: dict, path: Path) -> Person:
     temp = entry.get("temperature_c", 36.5)
     if isinstance(temp, bool) or not isinstance(temp, int | float):
         raise DriverError(f"scenario {path}: person temperature_c = {temp!r}; allowed: a number")
+    card_kind, card_number, tap_s = _card(entry, path)
     return Person(kind, float(temp), entry.get("name"), entry.get("unit"),
-                  _subject_hex(entry.get("subject"), path))
+                  _subject_hex(entry.get("subject"), path), card_kind, card_number, tap_s)
+
+
+def _card(entry: dict, path: Path) -> tuple[str | None, bytes | None, float]:
+    """A person's card (`card = "mifare:04A1B2C3D4"`) and when they tap it (`tap_s`)."""
+    from models.cards import parse_card
+
+    text, tap_s = entry.get("card"), entry.get("tap_s", TAP_S)
+    if isinstance(tap_s, bool) or not isinstance(tap_s, int | float) \
+            or not -MAX_TAP_S <= tap_s <= MAX_TAP_S:
+        raise DriverError(f"scenario {path}: person tap_s = {tap_s!r}; allowed: a number "
+                          f"from {-MAX_TAP_S:g} to {MAX_TAP_S:g}")
+    if text is None:
+        return None, None, float(tap_s)
+    try:
+        kind, number = parse_card(text) if isinstance(text, str) else parse_card("")
+    except ValueError as exc:
+        # the number itself stays out of the message: it is what a card carries
+        raise DriverError(f"scenario {path}: person card: {exc}") from None
+    return kind, number, float(tap_s)
 
 
 def _subject_hex(value, path: Path) -> str | None:

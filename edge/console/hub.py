@@ -25,7 +25,7 @@ class Hub:
         self.health: dict = {}
         self.counts: Counter = Counter()
         self.day: str | None = None
-        self.settings: dict = {}        # what the page may offer (the preview)
+        self.settings: dict = {}        # what the page may offer (preview, card)
 
     def decision(self, view: dict) -> None:
         """A committed decision (edge/console/views.py `decision_view`)."""

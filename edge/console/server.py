@@ -10,16 +10,25 @@ The page is a hostile channel like any other: a request body is bounded (4 KiB) 
 with models/safejson before anything looks at it; every failure is a JSON error with a
 stable code; no request can end the server's thread. Actions need the session cookie
 (HttpOnly, SameSite=Strict) and the session's CSRF token in `X-CSRF-Token`.
+
+A registration by tap (`"by_card": true`) waits, off the event loop and at most
+TAP_WAIT_S, for the reader's next tap, holding the taps for the guard meanwhile
+(edge/cards.py `Taps.for_guard`) so that it is not also decided as a card at the gate.
+One such wait at a time (a second: `tap_busy`); a page that leaves ends its wait at once.
+Only tokens come here: the number stops at the reader's worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 from pathlib import Path
 
 from edge import actions
+from edge.cards import Tapped, Taps
 from edge.console.hub import Hub, sse
 from edge.console.views import decision_view
 from edge.guards import Guards, SignInRefused
@@ -31,20 +40,27 @@ ACTION_WAIT_S = 5.0
 HEARTBEAT_S = 15.0
 COOKIE = "cp_session"
 LANGUAGES = ("zh-CN", "en")
+# A visitor finds the card in a bag or a wallet in seconds; past this the guard asks again.
+TAP_WAIT_S = 20.0
+TAP_SLICE_S = 0.2       # how soon a wait whose page went away lets the taps go
 
 
 PREVIEW_FPS = 5
 BOUNDARY = "frame"
 
 
-def make_app(hub: Hub, guards: Guards | None, submit, preview=None):
+def make_app(hub: Hub, guards: Guards | None, submit, preview=None, *,
+             taps: Taps | None = None, clock=None, tap_wait_s: float | None = None):
     """The ASGI app; `submit(action) -> bool` queues a guard action with the controller;
     `preview() -> bytes | None`, when the preview is on, is the newest camera frame as
-    JPEG (made on demand, never stored)."""
+    JPEG (made on demand, never stored); `taps`, when a card reader is configured, are
+    its recent taps (on `clock`'s monotonic time), for registration by tap."""
     from starlette.applications import Starlette
     from starlette.responses import FileResponse, JSONResponse, StreamingResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
+
+    desk = None if taps is None else TapDesk(taps, clock, tap_wait_s or TAP_WAIT_S)
 
     def error(status: int, code: str, **extra) -> JSONResponse:
         return JSONResponse({"error": code, **extra}, status_code=status)
@@ -125,6 +141,19 @@ def make_app(hub: Hub, guards: Guards | None, submit, preview=None):
             action = _action(body, session.guard)
         except (KeyError, TypeError, ValueError):
             return error(400, "bad_action")
+        if body.get("by_card") is True:
+            if desk is None:
+                return error(409, "no_reader")
+            try:
+                actions.check_registration(action)  # before the visitor taps, not after
+            except actions.ActionError as refused:
+                return error(409, refused.reason)
+            tap = await desk.take(request)
+            if tap == "tap_busy":
+                return error(409, "tap_busy")
+            if tap is None:
+                return error(408, "no_tap")
+            action = replace(action, card=tap)
         if not submit(action):
             return error(503, "busy")
         try:
@@ -173,6 +202,9 @@ async def _json(request):
 
 def _action(body: dict, guard: str) -> actions.Action:
     kind, of = body["kind"], str(body["of"])
+    by_card = body.get("by_card", False)
+    if not isinstance(by_card, bool) or (by_card and kind != "register"):
+        raise ValueError("by_card")     # only a registration is made by tap
     if kind == "override":
         return actions.Override(guard, of, allow=bool(body["allow"]), reason=str(body["reason"]))
     if kind == "check_done":
@@ -184,6 +216,56 @@ def _action(body: dict, guard: str) -> actions.Action:
                                     reason=str(body["reason"]),
                                     phone_last4=None if phone is None else str(phone))
     raise ValueError(kind)
+
+
+class TapDesk:
+    """The console's wait for a visitor's tap: one at a time, bounded, given up as soon
+    as the page that asked has gone."""
+
+    def __init__(self, taps: Taps, clock, wait_s: float) -> None:
+        self.taps, self.clock, self.wait_s = taps, clock, wait_s
+        self._one = threading.Lock()
+
+    async def take(self, request) -> Tapped | str | None:
+        """The first tap after the request came; None when none came in time (or the
+        page went away); "tap_busy" while another registration waits for its tap."""
+        if not self._one.acquire(blocking=False):
+            return "tap_busy"
+        gone = threading.Event()
+        try:
+            since = self.clock.monotonic()
+            waiting = asyncio.ensure_future(asyncio.to_thread(self._wait, since, gone))
+            leaving = asyncio.ensure_future(_left(request))
+            try:
+                await asyncio.wait({waiting, leaving}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                leaving.cancel()
+                gone.set()      # the wait is over either way: its thread lets go
+            tap = await waiting
+            return None if leaving.done() and not leaving.cancelled() else tap
+        finally:
+            self._one.release()
+
+    def _wait(self, since: float, gone: threading.Event) -> Tapped | None:
+        """On a worker thread: the taps are the guard's until a tap, the deadline (real
+        time, as Taps.wait_new counts it) or the page's leaving."""
+        deadline = time.monotonic() + self.wait_s
+        with self.taps.for_guard():
+            while not gone.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                tap = self.taps.wait_new(since, min(left, TAP_SLICE_S))
+                if tap is not None:
+                    return tap
+        return None
+
+
+async def _left(request) -> None:
+    """Returns once the client has closed the connection: with the body read, the next
+    message the server sends the app is the disconnect."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 class ConsoleServer:

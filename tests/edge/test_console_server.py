@@ -163,8 +163,9 @@ def sent_codes() -> set[str]:
     server = (CONSOLE / "server.py").read_text()
     codes = set(re.findall(r'error\(\d{3}, "(\w+)"', server))
     codes |= set(re.findall(r'"error": "(\w+)"', server))
-    source = (REPO / "edge" / "actions.py").read_text()
-    codes |= set(re.findall(r'ActionError\("(\w+)"', source))
+    for module in ("actions.py", "controller.py"):     # the controller refuses a used tap
+        source = (REPO / "edge" / module).read_text()
+        codes |= set(re.findall(r'ActionError\("(\w+)"', source))
     codes |= set(re.findall(r'SignInRefused\("(\w+)"',
                             (REPO / "edge" / "guards.py").read_text()))
     return codes
@@ -183,6 +184,7 @@ def test_both_languages_say_every_code_the_page_is_sent():
                                      "trust", "clock")}
     codes = sent_codes()
     assert {"too_large", "not_signed_in", "wrong", "locked", "bad_reason"} <= codes
+    assert {"no_reader", "no_tap", "tap_busy", "card_used"} <= codes    # registration by tap
     needed |= {f"error_{code}" for code in codes if code not in ("preview_off",
                                                                    "unknown_language")}
     assert needed - set(zh) == set()

@@ -3,8 +3,11 @@
 "use strict";
 // `pending`: a check on screen until a guard acts on it; decisions meanwhile are counted
 // and the newest is named under it, but do not replace it.
+// `card`: a reader is configured, so a visitor may be registered by a tap of their card;
+// `tapping`: such a registration waits for the tap.
 const state = { lang: localStorage.getItem("lang") || "zh-CN", words: {}, last: null,
-                pending: null, behind: null, health: {}, counts: {}, csrf: null, guard: null };
+                pending: null, behind: null, health: {}, counts: {}, csrf: null, guard: null,
+                card: false, tapping: false };
 const $ = (id) => document.getElementById(id);
 const t = (key) => state.words[key] ?? key;
 const ICONS = { pass: "✔", deny: "✖", check: "?" };
@@ -16,7 +19,8 @@ async function loadLanguage(lang) {
   localStorage.setItem("lang", lang);
   document.documentElement.lang = lang;
   for (const [id, key] of [["signin-button", "sign_in"], ["allow", "allow"], ["deny", "deny"],
-                           ["register-button", "register"], ["lang", "other_language"],
+                           ["register-button", "register"], ["register-card", "register_by_card"],
+                           ["lang", "other_language"],
                            ["signout", "sign_out"]]) {
     $(id).textContent = t(key);
   }
@@ -53,6 +57,9 @@ function render() {
     ? `${t("meanwhile")}: ${t(`decision_${state.behind.decision}`)}` : "";
   $("act").hidden = !(view && state.csrf && (view.decision === "check" || view.decision === "deny"));
   $("register").hidden = !(view && view.decision === "check" && view.reasons.join() === "visitor");
+  $("register-card").hidden = !state.card;
+  $("act-status").textContent = state.tapping ? t("tap_prompt") : "";
+  for (const id of ["register-button", "register-card"]) $(id).disabled = state.tapping;
   const counts = ["pass", "deny", "check"].map((d) => `${t(`decision_${d}`)} ${state.counts[d] || 0}`);
   $("counts").textContent = `${t("today")}: ${counts.join("  ")}`;
   $("health").replaceChildren(...Object.entries(state.health).map(([part, value]) => {
@@ -78,10 +85,13 @@ function listen() {
   events.addEventListener("decision", (e) => shown(JSON.parse(e.data)));
   events.addEventListener("counts", (e) => { state.counts = JSON.parse(e.data); render(); });
   events.addEventListener("health", (e) => { state.health = JSON.parse(e.data); render(); });
-  events.addEventListener("settings", (e) => {   // the live preview, when the config allows it
+  events.addEventListener("settings", (e) => {   // what the config allows: preview, card
+    const settings = JSON.parse(e.data);
     const preview = $("preview");
-    preview.hidden = !JSON.parse(e.data).preview;
+    preview.hidden = !settings.preview;
     if (!preview.hidden && !preview.src) preview.src = "/preview.mjpg";
+    state.card = Boolean(settings.card);
+    render();
   });
 }
 
@@ -157,10 +167,22 @@ $("signout").addEventListener("click", async () => {
 });
 $("allow").addEventListener("click", () => act(actionFor(true)));
 $("deny").addEventListener("click", () => act(actionFor(false)));
-$("register").addEventListener("submit", (e) => {
+$("register").addEventListener("submit", async (e) => {
   e.preventDefault();
-  act({ kind: "register", of: state.last.id, unit: $("unit").value,
-        reason: $("visit-reason").value, phone_last4: $("phone").value || null });
+  const byCard = e.submitter && e.submitter.id === "register-card";
+  const body = { kind: "register", of: state.last.id, unit: $("unit").value,
+                 reason: $("visit-reason").value, phone_last4: $("phone").value || null };
+  if (!byCard) { act(body); return; }
+  // the server answers once the visitor has tapped (or the wait is over)
+  state.tapping = true;
+  $("act-error").textContent = "";
+  render();
+  try {
+    await act({ ...body, by_card: true });
+  } finally {
+    state.tapping = false;
+    render();
+  }
 });
 $("lang").addEventListener("click", () => loadLanguage(state.lang === "zh-CN" ? "en" : "zh-CN"));
 
