@@ -27,8 +27,8 @@ def check_camera(context: Context) -> Finding:
     from edge.agent import build_scene
 
     config = context.config
-    scene = build_scene(config, context.clock)
     try:
+        scene = build_scene(config, context.clock)  # a simulated camera's demo keys, too
         camera = registry.open_camera(config.camera.url, base_dir=config.base_dir,
                                       clock=context.clock, scene=scene)
     except DriverError as exc:

@@ -15,8 +15,10 @@ TRUSTED_MASK = 0o022    # config and trust files: readable, but writable by the 
 
 
 def secrets(config: Config) -> list[Path]:
-    """The TLS key, the subject key, the guards' file: what must stay private."""
-    named = (config.mqtt.key, config.trust.subject_key, config.console.guards)
+    """The TLS key, the subject and card keys, the guards' file: what must stay private
+    (whoever holds the card key can tell which card a token is)."""
+    named = (config.mqtt.key, config.trust.subject_key, config.trust.card_key,
+             config.console.guards)
     return [Path(path) for path in named if path]
 
 

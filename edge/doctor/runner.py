@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.doctor import ack, broker, camera, clock, files, gate, sensor, storage, trust
+from edge.doctor import ack, broker, camera, clock, files, gate, reader, sensor, storage, trust
 from edge.doctor.configs import check_config, load
 from edge.doctor.result import FAIL, Context, Finding, Result, fail
 
@@ -23,6 +23,7 @@ CHECKS: tuple[tuple[str, Callable[[Context], Finding]], ...] = (
     ("decoder", camera.check_decoder),
     ("sensor", sensor.check_sensor),
     ("gate", gate.check_gate),
+    ("reader", reader.check_reader),
     ("broker", broker.check_broker),
     ("ack", ack.check_ack),
     ("clock", clock.check_clock),

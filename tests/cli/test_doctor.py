@@ -23,8 +23,8 @@ from tests.support.paths import CHECKPOINT, REPO
 from tests.support.records import record
 from tests.support.small_disk import fill, small_disk  # noqa: F401 - a fixture
 
-NAMES = ["config", "camera", "decoder", "sensor", "gate", "broker", "ack", "clock", "disk",
-         "database", "trust", "permissions"]
+NAMES = ["config", "camera", "decoder", "sensor", "gate", "reader", "broker", "ack", "clock",
+         "disk", "database", "trust", "permissions"]
 
 
 def write_config(demo_dir, tmp_path, *, mqtt: str, thermal: str = "sim://",
