@@ -5,12 +5,19 @@ The device's uplink and the district's receiver and publisher all connect throug
 that thread for good (paho re-raises callback errors by default): `guarded` wraps each
 callback so a bad message is logged and the thread goes on, and `network_alive` lets a
 supervisor see the thread itself.
+
+Every socket a client opens has Nagle's algorithm off (TCP_NODELAY): MQTT's small
+packets (a PUBACK, an ack, a batch's last segment) would otherwise wait up to 40 ms for
+the peer's delayed ACK, and a device draining its backlog waits on each ack. Neither paho
+nor the broker turns it off by default; the shipped Mosquitto configs set
+`set_tcp_nodelay true` for the broker's side.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import socket
 from collections.abc import Callable
 from urllib.parse import SplitResult
 
@@ -33,6 +40,7 @@ def make_client(url: SplitResult, *, client_id: str, tls: dict | None = None):
 
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                          client_id=client_id, protocol=mqtt.MQTTv5)
+    client.on_socket_open = guarded("on_socket_open", no_delay)
     if url.username:
         client.username_pw_set(url.username, url.password)
     if url.scheme == "mqtts" or tls:
@@ -40,6 +48,11 @@ def make_client(url: SplitResult, *, client_id: str, tls: dict | None = None):
         client.tls_set(*(None if files.get(k) is None else str(files[k])
                          for k in ("ca", "cert", "key")))
     return client
+
+
+def no_delay(client, userdata, sock) -> None:
+    """paho's on_socket_open: turn Nagle's algorithm off on the new connection."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def guarded(name: str, callback: Callable) -> Callable:

@@ -11,6 +11,10 @@ ingest: N records in full batches (or --batch-size 1: one decision a message, a 
         committed by 1, 2, 4 receiver processes sharing the `$share` subscription and one
         district store; records/s until the district holds all N.
 
+With `--nagle-baseline`, the drain is measured first with Nagle's algorithm left on (a
+second broker without `set_tcp_nodelay`, clients without TCP_NODELAY), then as shipped,
+and the ratio is printed: the baseline in the same run.
+
 Each runs once per district store: SQLite (one file, WAL, busy_timeout, shared by the
 workers) and PostgreSQL (a server started here, fsync on, as in production). Prints one
 JSON line per measurement. Needs mosquitto; PostgreSQL only for `postgresql`. Roles
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -131,16 +136,21 @@ def run_receiver(url: str, store_url: str) -> None:
 
 # -- the parent: broker, children, timing -------------------------------------------
 
-def child(role: str, *args) -> subprocess.Popen:
+NAGLE_ENV = "BENCH_DELIVERY_NAGLE"     # a child whose clients leave Nagle's algorithm on
+
+
+def child(role: str, *args, nagle: bool = False) -> subprocess.Popen:
+    env = {**os.environ, NAGLE_ENV: "1"} if nagle else None
     return subprocess.Popen([sys.executable, __file__, "--role", role, *map(str, args)],
-                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+                            stdout=subprocess.PIPE, text=True, cwd=REPO, env=env)
 
 
-def start_receivers(url: str, store_url: str, count: int) -> list[subprocess.Popen]:
+def start_receivers(url: str, store_url: str, count: int,
+                    nagle: bool = False) -> list[subprocess.Popen]:
     from district.stores import open_store
 
     open_store(store_url).close()       # schema made once, not raced by the workers
-    workers = [child("receiver", url, store_url) for _ in range(count)]
+    workers = [child("receiver", url, store_url, nagle=nagle) for _ in range(count)]
     for worker in workers:
         if worker.stdout.readline().strip() != "ready":
             raise RuntimeError("a receiver did not start")
@@ -163,18 +173,19 @@ def district_rows(store_url: str) -> int:
         return storage.count()
 
 
-def bench_drain(broker, folder: Path, count: int, kind: str, store_url: str) -> dict:
-    device_db = folder / f"device-{kind}.db"
+def bench_drain(broker, folder: Path, count: int, kind: str, store_url: str,
+                nagle: bool = False) -> dict:
+    device_db = folder / f"device-{kind}{'-nagle' if nagle else ''}.db"
     fill_device_store(device_db, count)
-    workers = start_receivers(broker.url, store_url, 1)
+    workers = start_receivers(broker.url, store_url, 1, nagle=nagle)
     try:
-        device = child("device", broker.url, device_db)
+        device = child("device", broker.url, device_db, nagle=nagle)
         result = json.loads(device.stdout.readline())
         device.wait(timeout=30)
     finally:
         stop_all(workers)
     rows = district_rows(store_url)
-    return {"bench": "drain", "store": kind, **result,
+    return {"bench": "drain_nagle" if nagle else "drain", "store": kind, **result,
             "records_per_s": round(result["records"] / result["seconds"]),
             "district_rows": rows, "lost": count - rows}
 
@@ -260,23 +271,47 @@ def run_all(args, folder: Path) -> None:
     with open(broker.conf, "a") as conf:
         conf.write("max_queued_messages 0\nmax_queued_bytes 0\n")
     pg = durable_pg() if "postgresql" in kinds else None
+    nagle = nagle_broker(folder) if args.nagle_baseline else None
     broker.start()
     try:
         if pg:
             pg.start()
+        if nagle:
+            nagle.start()
         batches = encoded_batches(args.records, args.devices, args.batch_size)
         for kind in kinds:
             stores = fresh_stores(kind, folder, pg)
-            print(json.dumps(bench_drain(broker, folder, args.records, kind, next(stores))),
-                  flush=True)
+            baseline = nagle and bench_drain(nagle, folder, args.records, kind, next(stores),
+                                             nagle=True)
+            if baseline:
+                print(json.dumps(baseline), flush=True)
+            drained = bench_drain(broker, folder, args.records, kind, next(stores))
+            if baseline:
+                drained["vs_nagle"] = round(drained["records_per_s"]
+                                            / baseline["records_per_s"], 2)
+            print(json.dumps(drained), flush=True)
             for workers in (int(w) for w in args.workers.split(",")):
                 result = bench_ingest(broker, args.records, workers, batches, kind,
                                       next(stores))
                 print(json.dumps(result), flush=True)
     finally:
         broker.stop()
+        if nagle:
+            nagle.stop()
         if pg:
             pg.stop()
+
+
+def nagle_broker(folder: Path):
+    """A broker as the tests' one, but with Nagle's algorithm left on: the baseline."""
+    from tests.support.broker import Broker
+
+    (folder / "broker-nagle").mkdir()
+    broker = Broker(folder / "broker-nagle")
+    kept = [line for line in broker.conf.read_text().splitlines()
+            if line != "set_tcp_nodelay true"]
+    broker.conf.write_text("\n".join(kept) + "\nmax_queued_messages 0\nmax_queued_bytes 0\n")
+    return broker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,10 +323,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="records per batch in the ingest run (150: a full batch)")
     parser.add_argument("--stores", default="sqlite,postgresql",
                         help="district stores to measure: sqlite, postgresql or both")
+    parser.add_argument("--nagle-baseline", action="store_true",
+                        help="measure the drain with Nagle's algorithm on first, for a ratio")
     parser.add_argument("--role", nargs=3, metavar=("ROLE", "URL", "STORE"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.role:
+        if os.environ.get(NAGLE_ENV):
+            import runtime.mqtt
+
+            runtime.mqtt.no_delay = lambda *_: None     # the baseline: as paho's default
         role, url, store = args.role
         if role == "device":
             run_device(url, Path(store))

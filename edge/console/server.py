@@ -28,15 +28,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from edge import actions
-from edge.cards import Tapped, Taps
+from edge.cards import MAX_CARD_WAIT_S, Tapped, Taps
 from edge.console.hub import Hub, sse
 from edge.console.views import decision_view
+from edge.controller import MEASURE_WAIT_S
 from edge.guards import Guards, SignInRefused
 from models.safejson import JsonRefused, loads
 
 HERE = Path(__file__).parent
 MAX_BODY = 4096
-ACTION_WAIT_S = 5.0
+# How long a guard's action may wait for the controller: beyond the longest item ahead of
+# it (a scan waiting for a card, then for a temperature), then the page says "timeout".
+ACTION_WAIT_S = 5.0 + MAX_CARD_WAIT_S + MEASURE_WAIT_S
 HEARTBEAT_S = 15.0
 COOKIE = "cp_session"
 LANGUAGES = ("zh-CN", "en")
@@ -157,7 +160,8 @@ def make_app(hub: Hub, guards: Guards | None, submit, preview=None, *,
         if not submit(action):
             return error(503, "busy")
         try:
-            record = await asyncio.wrap_future(action.result)
+            record = await asyncio.wait_for(asyncio.wrap_future(action.result),
+                                            ACTION_WAIT_S)
         except actions.ActionError as refused:
             return error(409, refused.reason)
         except (TimeoutError, FutureTimeout):
@@ -227,14 +231,13 @@ class TapDesk:
         self._one = threading.Lock()
 
     async def take(self, request) -> Tapped | str | None:
-        """The first tap after the request came; None when none came in time (or the
+        """The first tap once the wait began; None when none came in time (or the
         page went away); "tap_busy" while another registration waits for its tap."""
         if not self._one.acquire(blocking=False):
             return "tap_busy"
         gone = threading.Event()
         try:
-            since = self.clock.monotonic()
-            waiting = asyncio.ensure_future(asyncio.to_thread(self._wait, since, gone))
+            waiting = asyncio.ensure_future(asyncio.to_thread(self._wait, gone))
             leaving = asyncio.ensure_future(_left(request))
             try:
                 await asyncio.wait({waiting, leaving}, return_when=asyncio.FIRST_COMPLETED)
@@ -246,11 +249,13 @@ class TapDesk:
         finally:
             self._one.release()
 
-    def _wait(self, since: float, gone: threading.Event) -> Tapped | None:
+    def _wait(self, gone: threading.Event) -> Tapped | None:
         """On a worker thread: the taps are the guard's until a tap, the deadline (real
-        time, as Taps.wait_new counts it) or the page's leaving."""
+        time, as Taps.wait_new counts it) or the page's leaving. Only a tap seen once the
+        hold is in place counts, so none the gate may also have decided alone is taken."""
         deadline = time.monotonic() + self.wait_s
         with self.taps.for_guard():
+            since = self.clock.monotonic()
             while not gone.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -39,3 +39,28 @@ def test_a_raising_callback_does_not_end_the_network_thread(broker, caplog):
     errors = [r.getMessage() for r in caplog.records if "callback_error" in r.getMessage()]
     assert errors == ["event=callback_error callback=test.on_message "
                       "error=\"RecursionError('maximum recursion depth exceeded')\""]
+
+
+def test_every_client_connection_has_nagles_algorithm_off(broker):
+    import socket
+
+    url = urlsplit(broker.url)
+    client = make_client(url, client_id="nodelay-test")
+    connected = threading.Event()
+    client.on_connect = lambda *_: connected.set()
+    client.connect(url.hostname, port_of(url))
+    client.loop_start()
+    try:
+        assert connected.wait(5)
+        assert client.socket().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_the_shipped_brokers_turn_nagles_algorithm_off_too():
+    from tests.support.paths import REPO
+
+    for name in ("dev.conf", "production.conf"):
+        lines = (REPO / "config" / "mosquitto" / name).read_text().splitlines()
+        assert "set_tcp_nodelay true" in lines, name

@@ -23,3 +23,14 @@ def test_bench_delivery_small_run():
     assert [r["workers"] for r in ingest] == [1, 2]
     assert all(r["district_rows"] == 2000 and r["lost"] == 0 and r["records_per_s"] > 0
                for r in ingest)
+
+
+def test_bench_delivery_measures_a_nagle_baseline_in_the_same_run():
+    command = [sys.executable, str(SCRIPT), "--records", "1000", "--workers", "1",
+               "--devices", "2", "--stores", "sqlite", "--nagle-baseline"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    baseline, drain, _ = (json.loads(line) for line in done.stdout.splitlines())
+    assert (baseline["bench"], drain["bench"]) == ("drain_nagle", "drain")
+    assert baseline["lost"] == drain["lost"] == 0 and baseline["district_rows"] == 1000
+    assert drain["vs_nagle"] == round(drain["records_per_s"] / baseline["records_per_s"], 2)

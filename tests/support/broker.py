@@ -30,6 +30,7 @@ class Broker:
         # `user`: mosquitto started as root would drop to user mosquitto, which may not
         # enter a private temporary folder; anyone else runs it as themselves anyway.
         lines = [f"listener {self.port} {self.host}", "allow_anonymous true",
+                 "set_tcp_nodelay true",     # as the shipped configs
                  f"user {getpass.getuser()}",
                  "persistence true", f"persistence_location {folder}/",
                  "autosave_interval 1", f"log_dest file {folder}/mosquitto.log"]
