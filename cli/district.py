@@ -7,6 +7,7 @@ only inside the handlers, so the device's commands never load it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import math
@@ -120,22 +121,45 @@ def serve(args) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with _open_store(config) as storage:
+    with _open_store(config) as storage, contextlib.ExitStack() as serving:
+        metrics = _metrics(config, serving)
         try:
-            receiver = Receiver(config.mqtt_url, storage, root=config.root, tls=config.tls)
+            receiver = Receiver(config.mqtt_url, storage, root=config.root, tls=config.tls,
+                                metrics=metrics and metrics[0])
         except (OSError, ValueError) as exc:    # TLS files: ssl.SSLError is an OSError
             raise UsageError(f"district serve: [mqtt] TLS files: {exc}") from None
         receiver.start()
-        logs.event("serving", broker=config.mqtt_url,
+        logs.event("serving", broker=config.mqtt_url, metrics=config.metrics_listen,
                    store=config.db_path or config.store_url.split("@")[-1])
+        threads = {"mqtt-network": lambda: receiver.alive}
+        if metrics:
+            threads["metrics"] = lambda: metrics[1].worker.alive
         while not stop.wait(SUPERVISE_EVERY_S):
-            if not receiver.alive:
-                logs.event("worker_died", logging.CRITICAL, worker="mqtt-network")
-                print("district serve: the MQTT network thread died; exiting so the "
+            dead = [name for name, alive in threads.items() if not alive()]
+            if dead:
+                logs.event("worker_died", logging.CRITICAL, worker=",".join(dead))
+                print(f"district serve: the {', '.join(dead)} thread died; exiting so the "
                       "service manager restarts the receiver", file=sys.stderr)
                 return 1
         receiver.stop()
     return 0
+
+
+def _metrics(config, serving):
+    """(ReceiverMetrics, MetricsServer) serving `[metrics] listen`, or None when unset."""
+    if not config.metrics_listen:
+        return None
+    from district.metrics import ReceiverMetrics
+    from runtime.metrics_http import MetricsServer
+
+    metrics = ReceiverMetrics(config.store_url)
+    server = MetricsServer(config.metrics_listen, metrics.render)
+    try:
+        server.start()
+    except OSError as exc:
+        raise UsageError(f"district serve: {exc}") from None
+    serving.callback(server.stop)
+    return metrics, server
 
 
 def export(args) -> int:

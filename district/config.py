@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.configschema import Key, mqtt_url
+from models.configschema import Key, listen_address, mqtt_url
 from models.wire import ROOT, topic_root_problem
 from runtime import configfile
 
@@ -32,6 +32,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
     "store": {"url": Key("str", "sqlite:///district.db", check=_store_url)},
     "signing": {"root_key": Key("path"), "issuer_key": Key("path")},
+    # optional: the receiver's Prometheus endpoint (district/metrics.py)
+    "metrics": {"listen": Key("str", None, check=listen_address)},
 }
 
 
@@ -44,6 +46,7 @@ class DistrictConfig:
     store_url: str          # sqlite:////ABSOLUTE/PATH or postgresql://...
     db_path: Path | None    # the SQLite file; None for PostgreSQL
     signing: dict
+    metrics_listen: str | None = None   # HOST:PORT of the Prometheus endpoint, if any
 
 
 def parse_district_config(text: str, path: Path) -> DistrictConfig:
@@ -55,7 +58,8 @@ def parse_district_config(text: str, path: Path) -> DistrictConfig:
         db_path = (path.parent / store_url.removeprefix("sqlite:///")).resolve()
         store_url = f"sqlite:///{db_path}"
     return DistrictConfig(path=path, mqtt_url=mqtt["url"], root=mqtt["root"], tls=tls,
-                          store_url=store_url, db_path=db_path, signing=values["signing"])
+                          store_url=store_url, db_path=db_path, signing=values["signing"],
+                          metrics_listen=values["metrics"]["listen"])
 
 
 def load_district_config(path: Path) -> DistrictConfig:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -43,12 +44,13 @@ LOGGED_REJECTIONS = 20      # per batch; the rest are counted in one line
 
 class Receiver:
     def __init__(self, mqtt_url: str, storage: SqlStore, *, root: str = ROOT,
-                 tls: dict | None = None) -> None:
+                 tls: dict | None = None, metrics=None) -> None:
         self.url = urlsplit(mqtt_url)
         self.storage = storage
         self.topics = Topics(root)
         self.refused: list[tuple[str, str]] = []    # (device, reason) of refused batches
         self.batches = 0        # batches this worker committed (and acked)
+        self.metrics = metrics  # district/metrics.py ReceiverMetrics, when served
         self._connected = threading.Event()
         self._client = self._make_client(tls)
 
@@ -114,6 +116,7 @@ class Receiver:
                        error=repr(exc))
 
     def _on_batch(self, device: str, message) -> None:
+        arrived = time.monotonic()
         content_type = getattr(message.properties, "ContentType", None)
         batch = None
         try:
@@ -124,7 +127,9 @@ class Receiver:
             return
         batch["store"] = canonical_store(batch["store"])
         before, known = self.storage.duplicates, len(self.storage.conflicts)
+        committing = time.monotonic()
         accepted, rejected = self.storage.commit_batch(device, batch)
+        committed = time.monotonic()
         for flagged, stores in self.storage.conflicts[known:]:
             logs.event("device_conflict", logging.WARNING, device=flagged, stores=stores)
         for item in rejected[:LOGGED_REJECTIONS]:
@@ -135,13 +140,20 @@ class Receiver:
                        batch=batch["batch"], count=len(rejected) - LOGGED_REJECTIONS)
         self._ack(device, batch, accepted, rejected)
         self.batches += 1
+        new = sum(b - a + 1 for a, b in accepted)      # duplicates are acked as accepted
+        duplicates = self.storage.duplicates - before
+        if self.metrics is not None:
+            self.metrics.committed(new - duplicates, duplicates,
+                                   [item["reason"] for item in rejected],
+                                   committed - committing, time.monotonic() - arrived)
         logs.event("batch_committed", device=device, batch=batch["batch"],
-                   accepted=sum(b - a + 1 for a, b in accepted),
-                   duplicates=self.storage.duplicates - before, rejected=len(rejected))
+                   accepted=new, duplicates=duplicates, rejected=len(rejected))
 
     def _refuse(self, device: str, batch: dict | None, error: BatchError) -> None:
         """Log a refused batch; ack it as all-rejected when it says whose it is."""
         self.refused.append((device, error.reason))
+        if self.metrics is not None:
+            self.metrics.refused(error.reason)
         logs.event("batch_refused", logging.WARNING, device=device, reason=error.reason,
                    detail=str(error))
         records = batch.get("records") if batch else None

@@ -221,7 +221,8 @@ class Agent:
 
     def _metrics(self) -> None:
         """The Prometheus endpoint: the same health as the status, read at each scrape."""
-        from edge.metrics import Metrics, MetricsServer
+        from edge.metrics import Metrics
+        from runtime.metrics_http import MetricsServer
 
         metrics = self.metrics = Metrics(self, self.decisions)
         self._parts["scanner"].decode_listeners.append(metrics.decoded)

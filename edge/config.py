@@ -7,12 +7,11 @@ relative path is taken from the config file's folder.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from drivers import registry
-from models.configschema import Key, in_range, mqtt_url
+from models.configschema import Key, in_range, listen_address, mqtt_url
 from models.wire import ROOT, device_id_problem, topic_root_problem
 from runtime import configfile
 
@@ -22,12 +21,6 @@ def _driver_url(kind: str):
     def check(value: str) -> str | None:
         return "; ".join(registry.problems(kind, value)) or None
     return check
-
-
-def _listen(value: str) -> str | None:
-    match = re.fullmatch(r"(.+):(\d{1,5})", value)
-    ok = bool(match) and 0 < int(match.group(2)) < 65536
-    return None if ok else "allowed: HOST:PORT, e.g. 127.0.0.1:8080"
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -50,10 +43,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "mqtt": {"url": Key("str", "mqtt://127.0.0.1:1883", check=mqtt_url),
              "root": Key("str", ROOT, check=topic_root_problem),
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
-    "console": {"listen": Key("str", "127.0.0.1:8080", check=_listen),
+    "console": {"listen": Key("str", "127.0.0.1:8080", check=listen_address),
                 "guards": Key("path"), "preview": Key("bool", False)},
     # off unless set: the endpoint answers anyone who can reach it (docs/observability.md)
-    "metrics": {"listen": Key("str", None, check=_listen)},
+    "metrics": {"listen": Key("str", None, check=listen_address)},
 }
 
 

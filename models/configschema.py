@@ -6,6 +6,7 @@ fixes a file in one pass instead of one error per restart.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,3 +114,10 @@ def mqtt_url(value: str) -> str | None:
     except ValueError:
         ok = False
     return None if ok else "allowed: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+
+
+def listen_address(value: str) -> str | None:
+    """None for a HOST:PORT to serve on, else what is allowed."""
+    match = re.fullmatch(r"(.+):(\d{1,5})", value)
+    ok = bool(match) and 0 < int(match.group(2)) < 65536
+    return None if ok else "allowed: HOST:PORT, e.g. 127.0.0.1:8080"
