@@ -5,14 +5,19 @@ is the receiver's records/s), batches, the time to commit a batch and the time f
 batch's arrival to its ack being handed to the MQTT client, and every rejection by its
 reason (a refused batch counts once, a rejected record once). `checkpoint_district_devices`
 counts the registry's devices online and offline, read from the district store at each
-scrape over a connection of the scrape's own thread (the receiver's stays its own). With
+scrape over a connection of the scrape's own thread (the receiver's stays its own); while
+the store cannot be read, that one metric is left out and the connection made again. With
 several receiver processes, each serves its own figures: sum them in Prometheus.
 """
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+
+from runtime import logs
 
 COMMIT_BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 PREFIX = "checkpoint_district"
@@ -64,14 +69,30 @@ class _DevicesCollector:
         self._store = None      # opened on the scraping thread, kept for the next scrape
 
     def collect(self):
-        from district.stores import open_store
-
-        if self._store is None:
-            self._store = open_store(self.store_url)
-        devices = self._store.devices()
+        try:
+            devices = self._devices()
+        except Exception as exc:    # the store is down: the other figures still count
+            logs.event("metrics_devices_failed", logging.WARNING, error=repr(exc))
+            self._close()
+            return
         family = GaugeMetricFamily(f"{PREFIX}_devices", "devices in the registry, by state",
                                    labels=["state"])
         online = sum(1 for device in devices if device["online"])
         family.add_metric(["online"], online)
         family.add_metric(["offline"], len(devices) - online)
         yield family
+
+    def _devices(self) -> list[dict]:
+        from district.stores import open_store
+
+        if self._store is None:
+            self._store = open_store(self.store_url)
+        return self._store.devices()
+
+    def _close(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            try:
+                store.close()
+            except Exception:   # a connection already broken: nothing left to close
+                pass

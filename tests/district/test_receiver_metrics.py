@@ -78,3 +78,16 @@ def test_a_listen_address_in_use_is_a_clear_error(tmp_path, broker):
                               timeout=30)
     assert done.returncode == 2
     assert f"listen = '127.0.0.1:{port}'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_store_that_cannot_be_read_leaves_out_only_the_devices(caplog):
+    from district.metrics import ReceiverMetrics
+
+    port = free_port()          # nothing listens there: the store is down
+    metrics = ReceiverMetrics(f"postgresql://checkpoint@127.0.0.1:{port}/district")
+    metrics.committed(3, 1, ["bad_seq"], 0.004, 0.006)
+    text = metrics.render().decode()
+    assert 'checkpoint_district_records_total{outcome="accepted"} 3.0' in text
+    assert 'checkpoint_district_rejections_total{reason="bad_seq"} 1.0' in text
+    assert "checkpoint_district_devices" not in text
+    assert any("metrics_devices_failed" in r.getMessage() for r in caplog.records)
