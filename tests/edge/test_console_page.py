@@ -137,6 +137,8 @@ def test_a_guard_sees_decisions_signs_in_and_registers_a_visitor(demo_dir, tmp_p
         page.click("#signin-button")
         page.wait_for_function("document.getElementById('signin-state').textContent"
                                " === '工号或密码错误'")
+        page.evaluate("render()")       # as every health or count event redraws the page
+        assert page.inner_text("#signin-state") == "工号或密码错误"    # said until the next try
         sign_in(page)
 
         page.wait_for_selector("#verdict[data-decision='check']", timeout=30_000)

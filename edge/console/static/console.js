@@ -7,7 +7,7 @@
 // `tapping`: such a registration waits for the tap.
 const state = { lang: localStorage.getItem("lang") || "zh-CN", words: {}, last: null,
                 pending: null, behind: null, health: {}, counts: {}, csrf: null, guard: null,
-                card: false, tapping: false };
+                card: false, tapping: false, signinError: null };
 const $ = (id) => document.getElementById(id);
 const t = (key) => state.words[key] ?? key;
 const ICONS = { pass: "✔", deny: "✖", check: "?" };
@@ -75,7 +75,9 @@ function render() {
     span.textContent = `${t(`part_${part}`)}: ${t(`state_${value.state}`)}${detail}${figure}`;
     return span;
   }));
-  $("signin-state").textContent = state.guard ? `${t("signed_in")} ${state.guard}` : "";
+  // a refused sign-in stays said until the next try, whatever else the page redraws
+  $("signin-state").textContent = state.guard ? `${t("signed_in")} ${state.guard}`
+    : state.signinError ? t(`error_${state.signinError}`) : "";
   $("signin").hidden = Boolean(state.guard);
   $("signout").hidden = !state.guard;
 }
@@ -156,8 +158,9 @@ $("signin").addEventListener("submit", async (e) => {
   e.preventDefault();
   const [ok, answer] = await post("/api/session", { guard: $("guard").value, pin: $("pin").value });
   $("pin").value = "";
-  if (ok) { state.csrf = answer.csrf; state.guard = answer.guard; render(); return; }
-  $("signin-state").textContent = t(`error_${answer.error}`);
+  state.signinError = ok ? null : answer.error;
+  if (ok) { state.csrf = answer.csrf; state.guard = answer.guard; }
+  render();
 });
 $("signout").addEventListener("click", async () => {
   await fetch("/api/session", { method: "DELETE", credentials: "same-origin" });
