@@ -153,3 +153,33 @@ def _range_text(kind: str, low, high, positive: bool) -> str:
     if low is not None:
         return f"allowed: {kind} of at least {low:g}"
     return f"allowed: {kind}"
+
+
+# pyserial's URL handlers and their own options, for drivers on a serial line: ours are
+# taken out of the URL, pyserial's are checked by name (a typo is refused before pyserial
+# sees it) and left in the URL pyserial is given.
+_PYSERIAL = Option(str, passthrough=True)
+
+
+def pyserial_schemes(ours: dict[str, Option]) -> dict[str, dict[str, Option]]:
+    """The option table of `serial://` and pyserial's `spy://`, `socket://`, `rfc2217://`
+    for a driver whose own options are `ours`."""
+    return {
+        "serial": ours,
+        "spy": {**ours, **dict.fromkeys(("file", "color", "raw", "all"), _PYSERIAL)},
+        "socket": {**ours, "logging": _PYSERIAL},
+        "rfc2217": {**ours, **dict.fromkeys(("logging", "ign_set_control", "poll_modem",
+                                             "timeout"), _PYSERIAL)},
+    }
+
+
+def pyserial_port(spec: DriverUrl, schemes: dict[str, dict[str, Option]]) -> str:
+    """What pyserial opens: the device path of `serial://`, else the URL with pyserial's
+    options only."""
+    if spec.scheme == "serial":
+        return spec.target
+    table = schemes[spec.scheme]
+    kept = [f"{name}={value}" if value else name for name, value in spec.given.items()
+            if table[name].passthrough]
+    return f"{spec.scheme}://{spec.target}" + ("?" + "&".join(kept) if kept else "")
+
