@@ -131,7 +131,8 @@ def serve(args) -> int:
         receiver.start()
         logs.event("serving", broker=config.mqtt_url, metrics=config.metrics_listen,
                    store=config.db_path or config.store_url.split("@")[-1])
-        threads = {"mqtt-network": lambda: receiver.alive}
+        threads = {"mqtt-network": lambda: receiver.alive,
+                   "writer": lambda: receiver.writer.alive}
         if metrics:
             threads["metrics"] = lambda: metrics[1].worker.alive
         while not stop.wait(SUPERVISE_EVERY_S):

@@ -1,11 +1,13 @@
 """The reference district receiver: batches in, rows committed, then the ack out.
 
 Batches come through a shared subscription (`$share/district/...`), so several receiver
-processes on one broker split the load. A batch is committed before its ack is published:
-a receiver that dies in between leaves the device to resend, and the duplicates are then
-acked like new rows. Status messages and last wills keep the device registry. A device id
-seen with two stores at once (district/stores/sql.py says when) is logged once per newly
-flagged conflict, as `event=device_conflict`; its batches are committed and acked as usual.
+processes on one broker split the load. The network thread checks each message and hands
+it to the writer (district/ingest.py), which commits what arrived together in one
+transaction and only then publishes the acks: a receiver that dies in between leaves the
+devices to resend, and the duplicates are then acked like new rows. Status messages and
+last wills keep the device registry. A device id seen with two stores at once
+(district/stores/sql.py says when) is logged once per newly flagged conflict, as
+`event=device_conflict`; its batches are committed and acked as usual.
 Callbacks run on paho's network thread; nothing raised there may end that thread.
 
 Every message is hostile until read: a batch or status is parsed at a bounded cost
@@ -23,7 +25,8 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from district.stores.sql import SqlStore
+from district.ingest import Incoming, StatusUpdate, Writer
+from district.stores.sql import Outcome, SqlStore
 from district.validate import (
     MAX_BATCH_RECORDS,
     MAX_STATUS_DEPTH,
@@ -53,6 +56,7 @@ class Receiver:
         self.metrics = metrics  # district/metrics.py ReceiverMetrics, when served
         self._connected = threading.Event()
         self._client = self._make_client(tls)
+        self.writer = Writer(storage, self._acknowledge)
 
     @property
     def connected(self) -> bool:
@@ -60,6 +64,7 @@ class Receiver:
         return self._connected.is_set()
 
     def start(self) -> None:
+        self.writer.start()
         self._client.connect_async(self.url.hostname, port_of(self.url), keepalive=30,
                                    clean_start=True)
         self._client.loop_start()
@@ -70,6 +75,7 @@ class Receiver:
         return network_alive(self._client)
 
     def stop(self) -> None:
+        self.writer.stop()      # what is queued is committed and acked first
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -126,28 +132,39 @@ class Receiver:
             self._refuse(device, batch, exc)
             return
         batch["store"] = canonical_store(batch["store"])
-        before, known = self.storage.duplicates, len(self.storage.conflicts)
-        committing = time.monotonic()
-        accepted, rejected = self.storage.commit_batch(device, batch)
-        committed = time.monotonic()
-        for flagged, stores in self.storage.conflicts[known:]:
-            logs.event("device_conflict", logging.WARNING, device=flagged, stores=stores)
-        for item in rejected[:LOGGED_REJECTIONS]:
-            logs.event("record_rejected", logging.WARNING, device=device,
-                       seq=_seq_shown(item["seq"]), reason=item["reason"])
+        # the rows are made here, while the writer's thread waits on the database
+        incoming = Incoming(self.storage.prepare(device, batch), batch, arrived)
+        if not self.writer.submit(incoming):
+            logs.event("batch_deferred", logging.WARNING, device=device, batch=batch["batch"],
+                       records=len(batch["records"]))
+
+    def _acknowledge(self, items: list[Incoming], outcomes: list[Outcome],
+                     commit_s: float) -> None:
+        """On the writer's thread, after the commit: log, ack and count each batch."""
+        for item, outcome in zip(items, outcomes, strict=True):
+            if outcome.conflict:
+                logs.event("device_conflict", logging.WARNING, device=item.device,
+                           stores=outcome.conflict)
+            self._log_rejected(item, outcome.rejected)
+            self._ack(item.device, item.batch, outcome.accepted, outcome.rejected)
+            self.batches += 1
+            new = sum(b - a + 1 for a, b in outcome.accepted)   # duplicates acked as accepted
+            if self.metrics is not None:
+                self.metrics.committed(new - outcome.duplicates, outcome.duplicates,
+                                       [entry["reason"] for entry in outcome.rejected],
+                                       commit_s, time.monotonic() - item.arrived)
+            logs.event("batch_committed", device=item.device, batch=item.batch["batch"],
+                       accepted=new, duplicates=outcome.duplicates,
+                       rejected=len(outcome.rejected))
+
+    @staticmethod
+    def _log_rejected(item: Incoming, rejected: list[dict]) -> None:
+        for entry in rejected[:LOGGED_REJECTIONS]:
+            logs.event("record_rejected", logging.WARNING, device=item.device,
+                       seq=_seq_shown(entry["seq"]), reason=entry["reason"])
         if len(rejected) > LOGGED_REJECTIONS:
-            logs.event("records_rejected_unlogged", logging.WARNING, device=device,
-                       batch=batch["batch"], count=len(rejected) - LOGGED_REJECTIONS)
-        self._ack(device, batch, accepted, rejected)
-        self.batches += 1
-        new = sum(b - a + 1 for a, b in accepted)      # duplicates are acked as accepted
-        duplicates = self.storage.duplicates - before
-        if self.metrics is not None:
-            self.metrics.committed(new - duplicates, duplicates,
-                                   [item["reason"] for item in rejected],
-                                   committed - committing, time.monotonic() - arrived)
-        logs.event("batch_committed", device=device, batch=batch["batch"],
-                   accepted=new, duplicates=duplicates, rejected=len(rejected))
+            logs.event("records_rejected_unlogged", logging.WARNING, device=item.device,
+                       batch=item.batch["batch"], count=len(rejected) - LOGGED_REJECTIONS)
 
     def _refuse(self, device: str, batch: dict | None, error: BatchError) -> None:
         """Log a refused batch; ack it as all-rejected when it says whose it is."""
@@ -185,7 +202,7 @@ class Receiver:
         elif status.get("device") != device:
             reason = "device_mismatch"
         else:
-            self.storage.record_status(device, status)
+            self.writer.submit(StatusUpdate(device, status))
             return
         logs.event("status_refused", logging.WARNING, device=device, reason=reason)
 

@@ -149,10 +149,35 @@ def record_problem(record) -> str | None:
     if not keys >= _REQUIRED:
         return "missing_field"
     for name, value in record.items():
+        if name in _REPEATING and type(value) in _SCALARS:
+            if (name, type(value), value) in _seen_valid:
+                continue
+            problem = _CHECKS[name](value)
+            if problem:
+                return problem
+            _remember(name, value)
+            continue
         problem = _CHECKS[name](value)
         if problem:
             return problem
     return None
+
+
+# Values a gate repeats in record after record (its gate, the issuer, the decision, null
+# notes...) are checked once: a check is a pure function of the value, so a value seen
+# valid is valid. The key holds the exact type (True == 1 in Python, and only a bool is
+# a bool here). Bounded: a flood of distinct values empties it, it never grows past that.
+_REPEATING = frozenset(("clock_synced", "gate", "decision", "pass_format", "issuer", "kid",
+                        "color", "temperature_c", "operator", "note", "card_kind"))
+_SCALARS = frozenset((str, int, float, bool, type(None)))     # hashable, compared exactly
+MAX_SEEN_VALID = 4096
+_seen_valid: set[tuple] = set()
+
+
+def _remember(name: str, value) -> None:
+    if len(_seen_valid) >= MAX_SEEN_VALID:
+        _seen_valid.clear()
+    _seen_valid.add((name, type(value), value))
 
 
 def field_problem(name: str, value) -> str | None:

@@ -36,11 +36,28 @@ class Batch:
 
 def encode_batch(device: str, store_id: str, records: list[dict], sent: str) -> Batch:
     """The batch envelope as bytes, zlib-compressed when that is worth it."""
+    return batch_of_texts(device, store_id, [record_text(r) for r in records],
+                          [r["seq"] for r in records], sent)
+
+
+def record_text(record: dict) -> str:
+    """A record's JSON as it goes into a batch."""
+    return _COMPACT.encode(record)
+
+
+# One encoder for every record: json.dumps with options builds a new one per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def batch_of_texts(device: str, store_id: str, texts: list[str], seqs: list[int],
+                   sent: str) -> Batch:
+    """The batch envelope around records already written as JSON (record_text): each
+    record is encoded once, for its size and for the batch."""
     batch_id = str(uuid.uuid4())
-    body = json.dumps({"schema": SCHEMA_BATCH, "device": device, "store": store_id,
-                       "batch": batch_id, "sent": sent, "records": records},
-                      separators=(",", ":"), ensure_ascii=False).encode()
-    seqs = [r["seq"] for r in records]
+    head = json.dumps({"schema": SCHEMA_BATCH, "device": device, "store": store_id,
+                       "batch": batch_id, "sent": sent},
+                      separators=(",", ":"), ensure_ascii=False)
+    body = (head[:-1] + ',"records":[' + ",".join(texts) + "]}").encode()
     if len(body) > COMPRESS_ABOVE:
         return Batch(batch_id, seqs, zlib.compress(body), CONTENT_ZLIB)
     return Batch(batch_id, seqs, body, CONTENT_JSON)
@@ -75,7 +92,8 @@ class Outbox:
         records = self._next_records()
         if not records:
             return None
-        batch = encode_batch(self.device, self.store.store_id, records, sent)
+        batch = batch_of_texts(self.device, self.store.store_id, [t for _, t in records],
+                               [seq for seq, _ in records], sent)
         self.in_flight[batch.batch_id] = batch
         return batch
 
@@ -86,9 +104,10 @@ class Outbox:
         if due:
             self._cursor = min(self._cursor, min(due) - 1)
 
-    def _next_records(self) -> list[dict]:
+    def _next_records(self) -> list[tuple[int, str]]:
+        """(seq, JSON) of the next records to send, up to a batch's count and size."""
         flying = {seq for batch in self.in_flight.values() for seq in batch.seqs}
-        chosen: list[dict] = []
+        chosen: list[tuple[int, str]] = []
         size = ENVELOPE_ROOM
         while len(chosen) < MAX_RECORDS:
             page = self.store.unsynced(MAX_RECORDS - len(chosen), after_seq=self._cursor)
@@ -98,10 +117,11 @@ class Outbox:
                 del row["synced"]       # local state, not part of the wire record
                 seq = row["seq"]
                 if seq not in flying and seq not in self.held:
-                    size += len(json.dumps(row, ensure_ascii=False).encode()) + 1
+                    text = record_text(row)
+                    size += len(text.encode()) + 1
                     if chosen and size > MAX_BATCH_BYTES:
                         return chosen
-                    chosen.append(row)
+                    chosen.append((seq, text))
                 self._cursor = seq
         return chosen
 

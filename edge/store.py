@@ -11,6 +11,7 @@ opening is renamed aside, kept for inspection, and a new store (new store id) st
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from models.records import STORED, Record, wire_fields
+from models.records import OPTIONAL_FIELDS, STORED, Record
 from models.safejson import valid_text
 from models.timefmt import rfc3339
 from runtime import logs, sqlite
@@ -230,13 +231,24 @@ def _corrupt(problem: str) -> sqlite3.DatabaseError:
     return error
 
 
+_ROW_KEYS = (*STORED, "synced")
+
+
 def _row_to_dict(row: tuple) -> dict[str, Any]:
-    stored = dict(zip((*STORED, "synced"), row, strict=True))
-    data = {**wire_fields(stored), "synced": stored["synced"]}
-    data["reasons"] = json.loads(data["reasons"])
+    """A stored row as its wire fields (models/records.py wire_fields: the optional ones
+    only when set, in STORED order) plus `synced`. On the drain's hot path: one dict built,
+    and the few distinct reason lists parsed once each."""
+    data = {key: value for key, value in zip(_ROW_KEYS, row, strict=True)
+            if value is not None or key not in OPTIONAL_FIELDS}
+    data["reasons"] = list(_reasons(data["reasons"]))
     data["clock_synced"] = bool(data["clock_synced"])
     data["synced"] = bool(data["synced"])
     return data
+
+
+@functools.lru_cache(maxsize=256)
+def _reasons(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
 
 
 def _storable(value):

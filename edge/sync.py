@@ -36,7 +36,7 @@ from runtime import logs
 from runtime.mqtt import guarded, make_client, network_alive, port_of
 from runtime.worker import Worker
 
-MAX_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 8
 # An ack names at most a batch's 200 seqs (as ranges and rejections): a few KiB.
 MAX_ACK_BYTES = 64 * 1024
 INBOX_LEN = 1024        # acks and PUBACKs waiting for the worker; more is a flood
@@ -54,6 +54,10 @@ class Timing:
     reconnect_max_s: float = 60.0
     keepalive_s: int = 30           # also how soon a half-open connection is noticed
     prune_every_s: float = 3600.0   # retention pass over the acknowledged records
+    # How stale the console's backlog count may be while batches are in flight: counting
+    # (and finding the oldest time of) a long backlog costs milliseconds per 10,000
+    # records, and a drain that counted at every ack spent most of its time there.
+    backlog_every_s: float = 1.0
 
 
 class Sync:
@@ -89,6 +93,7 @@ class Sync:
         self._started = clock.monotonic()
         self._unreachable_said = False
         self.backlog: tuple[int, str | None] = (0, None)   # as of the worker's last round
+        self._backlog_due = 0.0
         self._client = self._make_client()
 
     @property
@@ -226,7 +231,7 @@ class Sync:
     def _step(self, outbox: Outbox) -> None:
         self._handle_inbox(outbox)
         self.retention.run_if_due(outbox.store)
-        self.backlog = outbox.store.backlog()   # for the console, read on this thread
+        self._count_backlog(outbox)
         if not self.connected:
             return
         if self.clock.monotonic() >= self._status_due or self._news():
@@ -240,6 +245,16 @@ class Sync:
             if batch is None:
                 break
             self._publish(batch)
+
+    def _count_backlog(self, outbox: Outbox) -> None:
+        """The backlog for the console, read on this thread: at once when nothing is in
+        flight (so a drained queue shows 0 at its last ack), else at most every
+        backlog_every_s."""
+        now = self.clock.monotonic()
+        if outbox.in_flight and now < self._backlog_due:
+            return
+        self.backlog = outbox.store.backlog()
+        self._backlog_due = now + self.timing.backlog_every_s
 
     def _health(self) -> dict:
         return self.health() if self.health else {}

@@ -11,6 +11,15 @@ ingest: N records in full batches (or --batch-size 1: one decision a message, a 
         committed by 1, 2, 4 receiver processes sharing the `$share` subscription and one
         district store; records/s until the district holds all N.
 
+raw:    the database's own limit, the baseline for ingest: the same records as rows, made
+        beforehand, written by plain COPY into a staging table plus INSERT ... ON
+        CONFLICT DO NOTHING into the district's schema (SQLite: executemany of the
+        INSERT), in transactions of the receiver's largest flush; no broker, no receiver.
+
+Each measurement says where the CPU went (`cpu_s`: seconds of CPU of the device, the
+receivers, the broker and PostgreSQL over the measured time), and a last line per store
+gives the ratios: receiver with 1 worker to raw, 2 workers to 1, and the drain.
+
 With `--nagle-baseline`, the drain is measured first with Nagle's algorithm left on (a
 second broker without `set_tcp_nodelay`, clients without TCP_NODELAY), then as shipped,
 and the ratio is printed: the baseline in the same run.
@@ -80,6 +89,54 @@ def peak_rss_mb() -> float:
                     if line.startswith("VmHWM:"))) / 1024
 
 
+def cpu_of(pid: int, children: bool = False) -> float:
+    """CPU seconds of a live process (with `children`: also those it has reaped, and
+    those it still has: PostgreSQL's backends under its postmaster); 0 if it is gone."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    used = int(fields[11]) + int(fields[12])             # utime, stime
+    if children:
+        used += int(fields[13]) + int(fields[14])        # cutime, cstime
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                other = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(other[1]) == pid:                     # ppid
+                used += int(other[11]) + int(other[12])
+    return used / ticks
+
+
+class CpuMeter:
+    """CPU seconds of named processes between start() and read()."""
+
+    def __init__(self, pids: dict[str, tuple[int, bool]]) -> None:
+        self.pids = pids        # name -> (pid, with children)
+        self.before: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.before = {name: cpu_of(*spec) for name, spec in self.pids.items()}
+
+    def read(self) -> dict[str, float]:
+        used: dict[str, float] = {}
+        for name, spec in self.pids.items():
+            key = name.rstrip("0123456789")     # receiver1, receiver2 -> receivers
+            used[key] = round(used.get(key, 0.0) + cpu_of(*spec) - self.before[name], 2)
+        return used
+
+
+def meter(broker, pg, workers: list[subprocess.Popen]) -> CpuMeter:
+    pids = {"broker": (broker.process.pid, False)} if broker else {}
+    pids.update({f"receivers{n}": (w.pid, False) for n, w in enumerate(workers)})
+    if pg is not None:
+        postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+        pids["postgresql"] = (postmaster, True)
+    return CpuMeter(pids)
+
+
 # -- child roles --------------------------------------------------------------------
 
 def run_device(url: str, db: Path) -> None:
@@ -91,13 +148,18 @@ def run_device(url: str, db: Path) -> None:
         sync.start()
         while not sync.connected:
             time.sleep(0.01)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), os.times()
         sync.notify()
-        while store.backlog()[0]:
-            time.sleep(0.1)
+        # Not store.backlog(): counting a long backlog ten times a second would cost the
+        # device's core more than the drain it measures; this is one index probe.
+        while store._db.execute("SELECT EXISTS (SELECT 1 FROM records "
+                                "WHERE synced = 0)").fetchone()[0]:
+            time.sleep(0.05)
         seconds = time.perf_counter() - started
+        used = os.times()
         sync.stop()
     print(json.dumps({"records": total, "seconds": round(seconds, 2),
+                      "cpu_s": round(used.user + used.system - cpu.user - cpu.system, 2),
                       "rss_before_mb": round(rss_before, 1),
                       "peak_rss_mb": round(peak_rss_mb(), 1)}), flush=True)
 
@@ -173,21 +235,24 @@ def district_rows(store_url: str) -> int:
         return storage.count()
 
 
-def bench_drain(broker, folder: Path, count: int, kind: str, store_url: str,
+def bench_drain(broker, folder: Path, count: int, kind: str, store_url: str, pg=None,
                 nagle: bool = False) -> dict:
     device_db = folder / f"device-{kind}{'-nagle' if nagle else ''}.db"
     fill_device_store(device_db, count)
     workers = start_receivers(broker.url, store_url, 1, nagle=nagle)
+    cpu = meter(broker, pg, workers)
     try:
+        cpu.start()
         device = child("device", broker.url, device_db, nagle=nagle)
         result = json.loads(device.stdout.readline())
+        used = {"device": result.pop("cpu_s"), **cpu.read()}
         device.wait(timeout=30)
     finally:
         stop_all(workers)
     rows = district_rows(store_url)
     return {"bench": "drain_nagle" if nagle else "drain", "store": kind, **result,
             "records_per_s": round(result["records"] / result["seconds"]),
-            "district_rows": rows, "lost": count - rows}
+            "district_rows": rows, "lost": count - rows, "cpu_s": used}
 
 
 def encoded_batches(count: int, devices: int, size: int) -> list[tuple[str, object]]:
@@ -230,11 +295,13 @@ def publish_all(url: str, batches: list) -> None:
 
 
 def bench_ingest(broker, count: int, workers: int, batches: list, kind: str,
-                 store_url: str) -> dict:
+                 store_url: str, pg=None) -> dict:
     from district.stores import open_store
 
     processes = start_receivers(broker.url, store_url, workers)
+    cpu = meter(broker, pg, processes)
     try:
+        cpu.start()
         started = time.perf_counter()
         published: list[float] = []
         threading.Thread(target=lambda: (publish_all(broker.url, batches),
@@ -245,6 +312,7 @@ def bench_ingest(broker, count: int, workers: int, batches: list, kind: str,
             while watcher.count() < count and time.perf_counter() < deadline:
                 time.sleep(0.05)
         seconds = time.perf_counter() - started
+        used = cpu.read()
     finally:
         stop_all(processes)
     rows = district_rows(store_url)
@@ -252,7 +320,61 @@ def bench_ingest(broker, count: int, workers: int, batches: list, kind: str,
             "batches": len(batches), "seconds": round(seconds, 2),
             "published_s": round(published[0], 2) if published else None,
             "records_per_s": round(rows / seconds), "district_rows": rows,
-            "lost": count - rows}
+            "lost": count - rows, "cpu_s": used}
+
+
+def bench_raw(batches: list, kind: str, store_url: str, pg=None) -> dict:
+    """The database's limit for these records in this schema (see the module's doc)."""
+    from district.ingest import FLUSH_RECORDS
+    from district.stores import open_store
+    from district.stores.sql import COLUMNS, INSERT
+    from district.validate import decode_payload
+
+    with open_store(store_url) as storage:      # the schema, as the receiver makes it
+        rows = [tuple(row.values()) for device, batch in batches
+                for row in storage.prepare(device, decode_payload(
+                    batch.payload, batch.content_type)).rows.values()]
+    chunks = [rows[at:at + FLUSH_RECORDS] for at in range(0, len(rows), FLUSH_RECORDS)]
+    cpu = meter(None, pg, [])
+    write = _raw_pg if kind == "postgresql" else _raw_sqlite
+    cpu.start()
+    started, mine = time.perf_counter(), os.times()
+    write(store_url, chunks, ", ".join(COLUMNS), INSERT)
+    seconds, now = time.perf_counter() - started, os.times()
+    used = {"this_process": round(now.user + now.system - mine.user - mine.system, 2),
+            **cpu.read()}
+    return {"bench": "raw", "store": kind, "records": len(rows),
+            "transaction_rows": FLUSH_RECORDS, "seconds": round(seconds, 2),
+            "records_per_s": round(len(rows) / seconds), "district_rows":
+            district_rows(store_url), "cpu_s": used}
+
+
+def _raw_pg(store_url: str, chunks: list, columns: str, insert: str) -> None:
+    import psycopg
+
+    with psycopg.connect(store_url, autocommit=True) as db:
+        db.execute(f"CREATE TEMPORARY TABLE raw_staging AS SELECT {columns} FROM records "
+                   "WITH NO DATA")
+        for chunk in chunks:
+            with db.transaction(), db.cursor() as cursor:
+                with cursor.copy(f"COPY raw_staging ({columns}) FROM STDIN") as copy:
+                    for row in chunk:
+                        copy.write_row(row)
+                cursor.execute(f"INSERT INTO records ({columns}) SELECT {columns} "
+                               "FROM raw_staging ON CONFLICT DO NOTHING")
+                cursor.execute("TRUNCATE raw_staging")
+
+
+def _raw_sqlite(store_url: str, chunks: list, columns: str, insert: str) -> None:
+    from runtime import sqlite
+
+    db = sqlite.connect(Path(store_url.removeprefix("sqlite:///")))
+    try:
+        for chunk in chunks:
+            with sqlite.transaction(db):
+                db.executemany(insert, chunk)
+    finally:
+        db.close()
 
 
 def fresh_stores(kind: str, folder: Path, pg):
@@ -281,25 +403,43 @@ def run_all(args, folder: Path) -> None:
         batches = encoded_batches(args.records, args.devices, args.batch_size)
         for kind in kinds:
             stores = fresh_stores(kind, folder, pg)
+            raw = bench_raw(batches, kind, next(stores), pg if kind == "postgresql" else None)
+            print(json.dumps(raw), flush=True)
+            on_pg = pg if kind == "postgresql" else None
             baseline = nagle and bench_drain(nagle, folder, args.records, kind, next(stores),
-                                             nagle=True)
+                                             on_pg, nagle=True)
             if baseline:
                 print(json.dumps(baseline), flush=True)
-            drained = bench_drain(broker, folder, args.records, kind, next(stores))
+            drained = bench_drain(broker, folder, args.records, kind, next(stores), on_pg)
             if baseline:
                 drained["vs_nagle"] = round(drained["records_per_s"]
                                             / baseline["records_per_s"], 2)
             print(json.dumps(drained), flush=True)
+            ingested = {}
             for workers in (int(w) for w in args.workers.split(",")):
                 result = bench_ingest(broker, args.records, workers, batches, kind,
-                                      next(stores))
+                                      next(stores), on_pg)
+                ingested[workers] = result["records_per_s"]
                 print(json.dumps(result), flush=True)
+            print(json.dumps(summary(kind, raw, drained, ingested)), flush=True)
     finally:
         broker.stop()
         if nagle:
             nagle.stop()
         if pg:
             pg.stop()
+
+
+def summary(kind: str, raw: dict, drained: dict, ingested: dict[int, int]) -> dict:
+    """The figures side by side, and the ratios the district's goals are stated in."""
+    line = {"bench": "summary", "store": kind, "raw_records_per_s": raw["records_per_s"],
+            "drain_records_per_s": drained["records_per_s"],
+            **{f"receiver_{n}_records_per_s": rate for n, rate in ingested.items()}}
+    if 1 in ingested:
+        line["receiver_1_vs_raw"] = round(ingested[1] / raw["records_per_s"], 2)
+    if 1 in ingested and 2 in ingested:
+        line["receiver_2_vs_1"] = round(ingested[2] / ingested[1], 2)
+    return line
 
 
 def nagle_broker(folder: Path):

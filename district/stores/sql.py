@@ -29,11 +29,13 @@ involved (`flag_stores`), kept until `clear_flag`; the batch is committed as usu
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from district.registry import reader_state
 from district.validate import canonical_store, record_problem
@@ -67,6 +69,34 @@ def added_columns(existing: list[str], table: str = "records") -> list[str]:
         return []       # a new table is created with them
     return [f"ALTER TABLE {table} ADD COLUMN {name} TEXT" for name in ADDED_COLUMNS[table]
             if name not in existing]
+
+
+class Outcome(NamedTuple):
+    """What became of one batch: the ack's accepted seq ranges and rejected records, the
+    records that were resends of held ones, and the stores it newly revealed at once."""
+    accepted: list[list[int]]
+    rejected: list[dict]
+    duplicates: int
+    conflict: list[str] | None
+
+
+@dataclass
+class Prepared:
+    """One batch on its way into the store: checked, its rows made, nothing written."""
+    device: str
+    store: str
+    received: str
+    records: list
+    problems: list[str | None]
+    rows: dict[int, dict] = field(default_factory=dict)     # index -> row, valid records
+    refused: dict[int, BaseException] = field(default_factory=dict)  # the store's refusals
+    inserted: set[int] = field(default_factory=set)
+    held: dict[int, dict] = field(default_factory=dict)     # seq -> held wire fields
+    conflict: list[str] | None = None
+
+    def reset(self) -> None:
+        """Forget a rolled-back attempt, to be committed again."""
+        self.inserted, self.held, self.conflict = set(), {}, None
 
 
 class DistrictStoreError(Exception):
@@ -108,83 +138,135 @@ class SqlStore:
         return self._execute(sql.replace("?", self.placeholder), params)
 
     def commit_batch(self, device: str, batch: dict) -> tuple[list[list[int]], list[dict]]:
-        """Store a batch's valid records; returns (accepted seq ranges, rejected records).
+        """Store a batch's valid records; returns (accepted seq ranges, rejected records)."""
+        outcome = self.commit_batches([(device, batch)])[0]
+        return outcome.accepted, outcome.rejected
 
-        Validation (district/validate.py) admits only values both stores take, so the batch
-        goes in one transaction. Should the store still refuse a row (a data error, which a
-        gap in validation would cause), the batch is done again record by record, each in
-        its own savepoint, and only the rows refused again are rejected, as
+    def commit_batches(self, batches: list[tuple[str, dict]]) -> list[Outcome]:
+        """Store several batches, in arrival order, in one transaction; an Outcome per
+        batch, in the same order."""
+        return self.commit_prepared([self.prepare(device, batch) for device, batch in batches])
+
+    def commit_prepared(self, prepared: list[Prepared]) -> list[Outcome]:
+        """Store prepared batches, in arrival order, in one transaction: one insert for all
+        their rows (the receiver coalesces what arrives together, district/ingest.py); an
+        Outcome per batch, in the same order.
+
+        Validation (district/validate.py) admits only values both stores take. Should the
+        store still refuse a row (a data error, which a gap in validation would cause), the
+        batches are done again one by one, and a batch that fails alone is done record by
+        record, each in its own savepoint: only the rows refused again are rejected, as
         `store_refused`. Any other failure (a full disk, a lost server) raises: nothing is
-        acked and the device resends.
+        acked and the devices resend.
         """
-        store = canonical_store(batch["store"])
-        records = batch["records"]
-        problems = [record_problem(record) for record in records]
-        received = rfc3339(time.time())
-        rows: dict[int, dict] = {}
-        refused: dict[int, BaseException] = {}     # index -> why the store cannot take it
-        for index, (record, problem) in enumerate(zip(records, problems, strict=True)):
-            if problem is None:
-                try:
-                    rows[index] = self._row(device, store, batch["batch"], record, received)
-                except (ValueError, TypeError, KeyError, OverflowError) as exc:
-                    refused[index] = exc    # only if validation let a bad value through
         try:
             with self._transaction():
-                done = self._commit_rows(device, store, rows, received, refused, False)
+                self._commit_prepared(prepared, one_by_one=False)
         except Exception as exc:
             if not self._data_error(exc):
                 raise
-            logs.event("batch_store_refused", logging.WARNING, device=device, store=store,
-                       error=_error(exc), then="record by record")
+            for item in prepared:
+                item.reset()
+            if len(prepared) > 1:
+                logs.event("batches_store_refused", logging.WARNING, batches=len(prepared),
+                           error=_error(exc), then="batch by batch")
+                return [self.commit_prepared([item])[0] for item in prepared]
+            first = prepared[0]
+            logs.event("batch_store_refused", logging.WARNING, device=first.device,
+                       store=first.store, error=_error(exc), then="record by record")
             with self._transaction():
-                done = self._commit_rows(device, store, rows, received, refused, True)
-        inserted, held, conflict = done
-        if conflict:
-            self.conflicts.append((device, conflict))
+                self._commit_prepared(prepared, one_by_one=True)
+        return [self._judge(item) for item in prepared]
+
+    def prepare(self, device: str, batch: dict) -> Prepared:
+        """A batch's records checked and made rows, its arrival time noted; nothing is
+        written, and no connection used, so the receiver's network thread does this while
+        the writer waits on the database."""
+        records = batch["records"]
+        received = rfc3339(time.time())
+        item = Prepared(device, canonical_store(batch["store"]), received, records,
+                        [record_problem(record) for record in records])
+        for index, (record, problem) in enumerate(zip(records, item.problems, strict=True)):
+            if problem is None:
+                try:
+                    item.rows[index] = self._row(device, item.store, batch["batch"], record,
+                                                 received)
+                except (ValueError, TypeError, KeyError, OverflowError) as exc:
+                    item.refused[index] = exc   # only if validation let a bad value through
+        return item
+
+    def _commit_prepared(self, prepared: list[Prepared], one_by_one: bool) -> None:
+        """Inside the transaction: insert the rows, all at once or (one batch) one by one,
+        then for each batch, in arrival order, read what is held at the seqs of its rows not
+        inserted and count it in device_stores."""
+        if one_by_one:
+            item = prepared[0]
+            item.inserted = self._insert_each(item.rows, item.refused)
+        else:
+            self._insert_all(prepared)
+        for item in prepared:
+            waiting = [row["seq"] for index, row in item.rows.items()
+                       if index not in item.inserted and index not in item.refused]
+            item.held = self._held_rows(item.device, item.store, waiting) if waiting else {}
+            item.conflict = self._note_store(item.device, item.store, item.received)
+
+    def _insert_all(self, prepared: list[Prepared]) -> None:
+        """One insert for the rows of every batch. A row whose key (device, store, seq) or
+        id an earlier row of these batches has is left out, so each key is inserted at most
+        once and what was inserted is known by key; it is then judged against what the
+        earlier row left, as a resend is."""
+        keys: set[tuple[str, str, int]] = set()
+        ids: set[str] = set()
+        firsts: list[tuple[Prepared, int]] = []
+        for item in prepared:
+            for index, row in item.rows.items():
+                key = (item.device, item.store, row["seq"])
+                if key not in keys and row["id"] not in ids:
+                    keys.add(key)
+                    ids.add(row["id"])
+                    firsts.append((item, index))
+        flags = self._insert_rows([item.rows[index] for item, index in firsts])
+        for (item, index), new in zip(firsts, flags, strict=True):
+            if new:
+                item.inserted.add(index)
+
+    def _judge(self, item: Prepared) -> Outcome:
+        """A committed batch's accepted seqs and rejected records (with reasons)."""
+        before = self.duplicates
+        if item.conflict:
+            self.conflicts.append((item.device, item.conflict))
         accepted: list[int] = []
         rejected: list[dict] = []
-        for index, (record, problem) in enumerate(zip(records, problems, strict=True)):
-            if index in refused:
+        for index, (record, problem) in enumerate(zip(item.records, item.problems,
+                                                      strict=True)):
+            if index in item.refused:
                 problem = "store_refused"
-                logs.event("store_refused", logging.WARNING, device=device, store=store,
-                           seq=ascii(record.get("seq")), error=_error(refused[index]))
-            elif problem is None and index not in inserted:
-                problem = self._duplicate_or_conflict(device, store, rows[index],
-                                                      held.get(record["seq"]))
+                logs.event("store_refused", logging.WARNING, device=item.device,
+                           store=item.store, seq=ascii(record.get("seq")),
+                           error=_error(item.refused[index]))
+            elif problem is None and index not in item.inserted:
+                problem = self._duplicate_or_conflict(item.device, item.store,
+                                                      item.rows[index],
+                                                      item.held.get(record["seq"]))
             if problem:
                 seq = record.get("seq") if isinstance(record, dict) else None
                 rejected.append({"seq": seq, "reason": problem})
             else:
                 accepted.append(record["seq"])
-        return seq_ranges(accepted), rejected
-
-    def _commit_rows(self, device: str, store: str, rows: dict[int, dict], received: str,
-                     refused: dict[int, BaseException], one_by_one: bool):
-        """Inside the batch's transaction: insert the rows, all at once or one by one (then
-        noting in `refused` each row the store refuses), read what is held at the seqs of
-        those not inserted, count the batch in device_stores. Returns (indexes inserted,
-        {seq: held wire fields}, stores newly at once or None)."""
-        if one_by_one:
-            inserted = self._insert_each(rows, refused)
-        else:
-            flags = self._insert_rows(list(rows.values()))
-            inserted = {index for index, new in zip(rows, flags, strict=True) if new}
-        waiting = [row["seq"] for index, row in rows.items()
-                   if index not in inserted and index not in refused]
-        held = self._held_rows(device, store, waiting) if waiting else {}
-        return inserted, held, self._note_store(device, store, received)
+        return Outcome(seq_ranges(accepted), rejected, self.duplicates - before,
+                       item.conflict)
 
     @staticmethod
     def _row(device: str, store: str, batch_id: str, record: dict, received: str) -> dict:
         """The record as a row, keys in COLUMNS order whatever order the JSON had; values of
-        the exact types the columns take (temperature_c a float, even if sent as an int)."""
+        the exact types the columns take (temperature_c a float, even if sent as an int).
+        On the receiver's hot path: one row per record received."""
+        row = dict(zip(COLUMNS, (device, store, *map(record.get, FIELDS),
+                                 parse_rfc3339(record["ts"]), batch_id, received), strict=True))
+        row["reasons"] = _reasons_text(tuple(record["reasons"]))
         temperature = record["temperature_c"]
-        full = {**record, "reasons": json.dumps(record["reasons"]), "device": device,
-                "store": store, "ts_s": parse_rfc3339(record["ts"]), "batch": batch_id,
-                "received": received,
-                "temperature_c": None if temperature is None else float(temperature)}
-        return {name: full.get(name) for name in COLUMNS}
+        row["temperature_c"] = None if temperature is None else float(temperature)
+        return row
 
     def _insert_rows(self, rows: list[dict]) -> list[bool]:
         """Insert what is not held yet; for each row, whether it was inserted now."""
@@ -351,6 +433,13 @@ def _wire_value(name: str, value):
     if name == "clock_synced":
         return bool(value)      # SQLite keeps 0 / 1
     return value
+
+
+@functools.lru_cache(maxsize=256)
+def _reasons_text(reasons: tuple) -> str:
+    """A record's reasons as stored (JSON): a gate's decisions use a handful of
+    combinations, so each is written once, not once per record."""
+    return json.dumps(list(reasons))
 
 
 def _error(exc: BaseException) -> str:

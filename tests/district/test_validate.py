@@ -248,3 +248,24 @@ def test_a_value_that_passes_is_one_both_stores_take(tmp_path):
         assert storage.commit_batch("dev-1", batch(edge)) == ([[2**63 - 1, 2**63 - 1]], [])
         (held,) = storage.records()
         assert held["temperature_c"] == 100.0 and isinstance(held["temperature_c"], float)
+
+
+def test_a_value_seen_valid_is_remembered_only_for_its_field_and_type():
+    """The receiver checks a gate's repeated values once (validate._seen_valid); that
+    memory must never let through what the check itself refuses."""
+    assert record_problem(record(1, clock_synced=True)) is None
+    assert record_problem(record(2, clock_synced=1)) == "bad_type"         # 1 == True
+    assert record_problem(record(3, gate="east-1")) is None
+    assert record_problem(record(4, note="east-1")) is None
+    assert record_problem(record(5, decision="east-1")) == "unknown_decision"
+    assert record_problem(record(6, temperature_c=36.5)) is None
+    assert record_problem(record(7, temperature_c=float("nan"))) == "bad_number"
+    assert record_problem(record(8, gate=["east-1"])) == "bad_type"     # unhashable
+
+
+def test_a_flood_of_distinct_valid_values_keeps_the_memory_bounded():
+    from district import validate
+
+    for n in range(validate.MAX_SEEN_VALID + 10):
+        assert record_problem(record(n + 1, note=f"visitor {n}")) is None
+    assert len(validate._seen_valid) <= validate.MAX_SEEN_VALID
