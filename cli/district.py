@@ -7,6 +7,7 @@ only inside the handlers, so the device's commands never load it.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import logging
@@ -22,6 +23,7 @@ from models.wire import ROOT
 
 DEFAULT_CONFIG = Path("config/district.toml")
 SUPERVISE_EVERY_S = 1.0
+MAX_WORKERS = 64
 
 
 def register(subparsers) -> None:
@@ -29,6 +31,10 @@ def register(subparsers) -> None:
     commands = parser.add_subparsers(dest="district_command", metavar="ACTION")
     commands.required = True
     serve_parser = commands.add_parser("serve", help="receive and acknowledge device records")
+    serve_parser.add_argument("--workers", type=int, default=1, metavar="N",
+                              help="receiver processes sharing the subscription (default 1; "
+                                   "one per core the receivers may use)")
+    serve_parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)    # of a pool
     serve_parser.set_defaults(func=serve)
     records_parser = commands.add_parser("records", help="export the records the district holds")
     records_parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
@@ -112,24 +118,30 @@ def _open_store(config, reader: str | None = None):
 
 
 def serve(args) -> int:
-    """Receive until Ctrl-C or SIGTERM; exit 1 if the receiver's network thread dies."""
+    """Receive until Ctrl-C or SIGTERM; exit 1 if a thread of the receiver dies. With
+    --workers N, supervise N receiver processes (district/workers.py)."""
     from district.receiver import Receiver
     from runtime import logs
 
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise UsageError(f"district serve: --workers must be 1 to {MAX_WORKERS}")
     config = _load(args.config)
     logs.setup()
+    if args.workers > 1 and args.worker is None:
+        return _serve_pool(args, config)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with _open_store(config) as storage, contextlib.ExitStack() as serving:
-        metrics = _metrics(config, serving)
+        metrics = _metrics(config, serving, args.worker or 0)
         try:
             receiver = Receiver(config.mqtt_url, storage, root=config.root, tls=config.tls,
-                                metrics=metrics and metrics[0])
+                                metrics=metrics and metrics[0], worker=args.worker)
         except (OSError, ValueError) as exc:    # TLS files: ssl.SSLError is an OSError
             raise UsageError(f"district serve: [mqtt] TLS files: {exc}") from None
         receiver.start()
-        logs.event("serving", broker=config.mqtt_url, metrics=config.metrics_listen,
+        logs.event("serving", broker=config.mqtt_url, worker=args.worker,
+                   metrics=metrics and metrics[1].listen,
                    store=config.db_path or config.store_url.split("@")[-1])
         threads = {"mqtt-network": lambda: receiver.alive,
                    "writer": lambda: receiver.writer.alive}
@@ -146,15 +158,30 @@ def serve(args) -> int:
     return 0
 
 
-def _metrics(config, serving):
-    """(ReceiverMetrics, MetricsServer) serving `[metrics] listen`, or None when unset."""
+def _serve_pool(args, config) -> int:
+    """The parent of `--workers N`: the schema made once (not raced by N workers), then
+    the workers started and supervised until Ctrl-C or SIGTERM."""
+    from district.workers import Pool
+
+    _open_store(config).close()
+    pool = Pool(args.config, args.workers)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: pool.stop())
+    return pool.run()
+
+
+def _metrics(config, serving, worker: int = 0):
+    """(ReceiverMetrics, MetricsServer) serving `[metrics] listen`, or None when unset.
+    Worker I of a pool listens on the port after I others: each process counts its own
+    (docs/observability.md)."""
     if not config.metrics_listen:
         return None
     from district.metrics import ReceiverMetrics
     from runtime.metrics_http import MetricsServer
 
+    host, _, port = config.metrics_listen.rpartition(":")
     metrics = ReceiverMetrics(config.store_url)
-    server = MetricsServer(config.metrics_listen, metrics.render)
+    server = MetricsServer(f"{host}:{int(port) + worker}", metrics.render)
     try:
         server.start()
     except OSError as exc:

@@ -47,13 +47,14 @@ LOGGED_REJECTIONS = 20      # per batch; the rest are counted in one line
 
 class Receiver:
     def __init__(self, mqtt_url: str, storage: SqlStore, *, root: str = ROOT,
-                 tls: dict | None = None, metrics=None) -> None:
+                 tls: dict | None = None, metrics=None, worker: int | None = None) -> None:
         self.url = urlsplit(mqtt_url)
         self.storage = storage
         self.topics = Topics(root)
         self.refused: list[tuple[str, str]] = []    # (device, reason) of refused batches
         self.batches = 0        # batches this worker committed (and acked)
         self.metrics = metrics  # district/metrics.py ReceiverMetrics, when served
+        self._tag = {} if worker is None else {"worker": worker}   # of `serve --workers`
         self._connected = threading.Event()
         self._client = self._make_client(tls)
         self.writer = Writer(storage, self._acknowledge)
@@ -155,7 +156,7 @@ class Receiver:
                                        commit_s, time.monotonic() - item.arrived)
             logs.event("batch_committed", device=item.device, batch=item.batch["batch"],
                        accepted=new, duplicates=outcome.duplicates,
-                       rejected=len(outcome.rejected))
+                       rejected=len(outcome.rejected), **self._tag)
 
     @staticmethod
     def _log_rejected(item: Incoming, rejected: list[dict]) -> None:
