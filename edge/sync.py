@@ -36,7 +36,7 @@ from runtime import logs
 from runtime.mqtt import guarded, make_client, network_alive, port_of
 from runtime.worker import Worker
 
-MAX_IN_FLIGHT = 8
+MAX_IN_FLIGHT = 16
 # An ack names at most a batch's 200 seqs (as ranges and rejections): a few KiB.
 MAX_ACK_BYTES = 64 * 1024
 INBOX_LEN = 1024        # acks and PUBACKs waiting for the worker; more is a flood
