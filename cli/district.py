@@ -7,11 +7,11 @@ only inside the handlers, so the device's commands never load it.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import logging
 import math
+import os
 import re
 import signal
 import sys
@@ -32,9 +32,8 @@ def register(subparsers) -> None:
     commands.required = True
     serve_parser = commands.add_parser("serve", help="receive and acknowledge device records")
     serve_parser.add_argument("--workers", type=int, default=1, metavar="N",
-                              help="receiver processes sharing the subscription (default 1; "
-                                   "one per core the receivers may use)")
-    serve_parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)    # of a pool
+                              help="receiver processes sharing the subscription: one per "
+                                   "core the receivers may use")
     serve_parser.set_defaults(func=serve)
     records_parser = commands.add_parser("records", help="export the records the district holds")
     records_parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
@@ -127,20 +126,21 @@ def serve(args) -> int:
         raise UsageError(f"district serve: --workers must be 1 to {MAX_WORKERS}")
     config = _load(args.config)
     logs.setup()
-    if args.workers > 1 and args.worker is None:
+    worker = _worker_index()
+    if args.workers > 1 and worker is None:
         return _serve_pool(args, config)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with _open_store(config) as storage, contextlib.ExitStack() as serving:
-        metrics = _metrics(config, serving, args.worker or 0)
+        metrics = _metrics(config, serving, worker or 0)
         try:
             receiver = Receiver(config.mqtt_url, storage, root=config.root, tls=config.tls,
-                                metrics=metrics and metrics[0], worker=args.worker)
+                                metrics=metrics and metrics[0], worker=worker)
         except (OSError, ValueError) as exc:    # TLS files: ssl.SSLError is an OSError
             raise UsageError(f"district serve: [mqtt] TLS files: {exc}") from None
         receiver.start()
-        logs.event("serving", broker=config.mqtt_url, worker=args.worker,
+        logs.event("serving", broker=config.mqtt_url, worker=worker,
                    metrics=metrics and metrics[1].listen,
                    store=config.db_path or config.store_url.split("@")[-1])
         threads = {"mqtt-network": lambda: receiver.alive,
@@ -156,6 +156,15 @@ def serve(args) -> int:
                 return 1
         receiver.stop()
     return 0
+
+
+def _worker_index() -> int | None:
+    """Which worker of `serve --workers N` this process is (district/workers.py sets it in
+    the environment), or None when it is not one."""
+    from district.workers import WORKER_ENV
+
+    text = os.environ.get(WORKER_ENV, "")
+    return int(text) if text.isdigit() else None
 
 
 def _serve_pool(args, config) -> int:

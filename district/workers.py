@@ -1,6 +1,7 @@
 """`district serve --workers N`: N receiver processes on one shared subscription.
 
-Each worker is `checkpoint district serve --worker I` in a process of its own, with its own
+Each worker is `checkpoint district serve` in a process of its own (told its index I in
+CHECKPOINT_DISTRICT_WORKER, for its log lines and its metrics port), with its own
 broker connection and database connection: the broker's shared subscription
 (`$share/district/...`) deals the batches out among them, and the only state they share is
 the database, whose unique keys keep every record once. Processes, not threads: a Python
@@ -19,6 +20,7 @@ parent waits for them.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -32,6 +34,7 @@ RESTART_MIN_S = 1.0
 RESTART_MAX_S = 30.0
 STOP_WAIT_S = 20.0
 USAGE_ERROR = 2
+WORKER_ENV = "CHECKPOINT_DISTRICT_WORKER"
 
 
 class Worker:
@@ -40,21 +43,21 @@ class Worker:
     def __init__(self, index: int, command: list[str]) -> None:
         self.index = index
         self.command = command
+        self.env = {**os.environ, WORKER_ENV: str(index)}
         self.process: subprocess.Popen | None = None
         self.restarts = 0
         self.backoff_s = RESTART_MIN_S
         self.due = 0.0          # monotonic time of the next start, once it ended
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command)
+        self.process = subprocess.Popen(self.command, env=self.env)
         logs.event("worker_started", worker=self.index, pid=self.process.pid)
 
 
 class Pool:
     def __init__(self, config: Path, count: int, python: str = sys.executable) -> None:
         base = [python, "-m", "cli.main", "district", "serve", "--config", str(config)]
-        self.workers = [Worker(index, [*base, "--worker", str(index)])
-                        for index in range(count)]
+        self.workers = [Worker(index, base) for index in range(count)]
         self.stopping = threading.Event()
 
     def run(self, every_s: float = 0.5) -> int:
