@@ -135,12 +135,13 @@ def serve(args) -> int:
     with _open_store(config) as storage, contextlib.ExitStack() as serving:
         metrics = _metrics(config, serving, worker or 0)
         try:
-            receiver = Receiver(config.mqtt_url, storage, root=config.root, tls=config.tls,
+            receiver = Receiver(config.mqtt_urls, storage, root=config.root, tls=config.tls,
                                 metrics=metrics and metrics[0], worker=worker)
         except (OSError, ValueError) as exc:    # TLS files: ssl.SSLError is an OSError
             raise UsageError(f"district serve: [mqtt] TLS files: {exc}") from None
         receiver.start()
-        logs.event("serving", broker=config.mqtt_url, worker=worker,
+        logs.event("serving", broker=config.mqtt_url, failover=config.mqtt_urls[1:],
+                   worker=worker,
                    metrics=metrics and metrics[1].listen,
                    store=config.db_path or config.store_url.split("@")[-1])
         threads = {"mqtt-network": lambda: receiver.alive,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.configschema import Key, listen_address, mqtt_url
+from models.configschema import Key, each, failover_problem, listen_address, mqtt_url
 from models.wire import ROOT, topic_root_problem
 from runtime import configfile
 
@@ -27,7 +27,9 @@ def _store_url(value: str) -> str | None:
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
+    # failover: brokers tried in turn after `url` when it cannot be reached
     "mqtt": {"url": Key("str", "mqtt://127.0.0.1:1883", check=mqtt_url),
+             "failover": Key("strs", [], check=each(mqtt_url)),
              "root": Key("str", ROOT, check=topic_root_problem),
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
     "store": {"url": Key("str", "sqlite:///district.db", check=_store_url)},
@@ -47,11 +49,19 @@ class DistrictConfig:
     db_path: Path | None    # the SQLite file; None for PostgreSQL
     signing: dict
     metrics_listen: str | None = None   # HOST:PORT of the Prometheus endpoint, if any
+    failover: tuple[str, ...] = ()      # [mqtt] failover: tried in turn after mqtt_url
+
+    @property
+    def mqtt_urls(self) -> list[str]:
+        """`[mqtt] url`, then the failover brokers: what a receiver tries, in turn."""
+        return [self.mqtt_url, *self.failover]
 
 
 def parse_district_config(text: str, path: Path) -> DistrictConfig:
     values = configfile.validated(text, path, SCHEMA)
     mqtt = values["mqtt"]
+    if problem := failover_problem(mqtt["url"], mqtt["failover"]):
+        raise configfile.ConfigError(path, [problem])
     tls = {k: mqtt[k] for k in ("ca", "cert", "key") if mqtt[k]} or None
     store_url, db_path = values["store"]["url"], None
     if store_url.startswith("sqlite:///"):
@@ -59,7 +69,8 @@ def parse_district_config(text: str, path: Path) -> DistrictConfig:
         store_url = f"sqlite:///{db_path}"
     return DistrictConfig(path=path, mqtt_url=mqtt["url"], root=mqtt["root"], tls=tls,
                           store_url=store_url, db_path=db_path, signing=values["signing"],
-                          metrics_listen=values["metrics"]["listen"])
+                          metrics_listen=values["metrics"]["listen"],
+                          failover=tuple(mqtt["failover"]))
 
 
 def load_district_config(path: Path) -> DistrictConfig:

@@ -23,7 +23,6 @@ import logging
 import threading
 import time
 import uuid
-from urllib.parse import urlsplit
 
 from district.ingest import Incoming, StatusUpdate, Writer
 from district.stores.sql import Outcome, SqlStore
@@ -40,15 +39,16 @@ from district.validate import (
 )
 from models.wire import QOS, ROOT, SCHEMA_ACK, SCHEMA_STATUS, Topics
 from runtime import logs
-from runtime.mqtt import guarded, make_client, network_alive, port_of
+from runtime.mqtt import Brokers, guarded, make_client, network_alive
 
 LOGGED_REJECTIONS = 20      # per batch; the rest are counted in one line
 
 
 class Receiver:
-    def __init__(self, mqtt_url: str, storage: SqlStore, *, root: str = ROOT,
+    def __init__(self, mqtt_url: str | list[str], storage: SqlStore, *, root: str = ROOT,
                  tls: dict | None = None, metrics=None, worker: int | None = None) -> None:
-        self.url = urlsplit(mqtt_url)
+        # `[mqtt] url`, then the `[mqtt] failover` brokers, tried in turn
+        self.brokers = Brokers(mqtt_url, keepalive=30, name="receiver")
         self.storage = storage
         self.topics = Topics(root)
         self.refused: list[tuple[str, str]] = []    # (device, reason) of refused batches
@@ -60,14 +60,18 @@ class Receiver:
         self.writer = Writer(storage, self._acknowledge)
 
     @property
+    def url(self):
+        """The broker connected to, or tried next."""
+        return self.brokers.current
+
+    @property
     def connected(self) -> bool:
         """Connected and subscribed: batches published from now on reach this receiver."""
         return self._connected.is_set()
 
     def start(self) -> None:
         self.writer.start()
-        self._client.connect_async(self.url.hostname, port_of(self.url), keepalive=30,
-                                   clean_start=True)
+        self.brokers.connect(self._client)
         self._client.loop_start()
 
     @property
@@ -85,6 +89,9 @@ class Receiver:
         client.reconnect_delay_set(1, 30)
         client.on_connect = guarded("on_connect", self._on_connect)
         client.on_disconnect = guarded("on_disconnect", lambda *args: self._connected.clear())
+        # a reconnect that could not reach the broker: on to the next one, if any
+        client.on_connect_fail = guarded("on_connect_fail",
+                                         lambda client, userdata: self.brokers.failed(client))
         client.on_subscribe = guarded("on_subscribe", self._on_subscribe)
         client.on_message = guarded("on_message", self._on_message)
         client.on_publish = guarded("on_publish", self._on_publish)

@@ -155,7 +155,7 @@ class Agent:
     def _uplink(self, bundles: Bundles) -> Sync:
         cfg = self.config
         try:
-            return Sync(cfg.mqtt.url, device=cfg.device.id, store_path=cfg.store.path,
+            return Sync(cfg.mqtt_urls, device=cfg.device.id, store_path=cfg.store.path,
                         clock=self.clock, root=cfg.mqtt.root, tls=_tls(cfg),
                         retention_days=cfg.store.retention_days, health=self.health,
                         on_bundle=bundles.submit)

@@ -11,9 +11,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from drivers import registry
-from models.configschema import Key, in_range, listen_address, mqtt_url
+from models.configschema import (
+    Key,
+    each,
+    failover_problem,
+    in_range,
+    listen_address,
+    mqtt_url,
+)
 from models.wire import ROOT, device_id_problem, topic_root_problem
 from runtime import configfile
+from runtime.configfile import ConfigError
 
 
 def _driver_url(kind: str):
@@ -40,7 +48,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "trust": {"roots": Key("paths", required=True), "trustlist": Key("path", required=True),
               "revocations": Key("path"), "policy": Key("path"), "subject_key": Key("path"),
               "roster": Key("path"), "card_key": Key("path")},
+    # failover: brokers tried in turn after `url` when it cannot be reached
     "mqtt": {"url": Key("str", "mqtt://127.0.0.1:1883", check=mqtt_url),
+             "failover": Key("strs", [], check=each(mqtt_url)),
              "root": Key("str", ROOT, check=topic_root_problem),
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
     "console": {"listen": Key("str", "127.0.0.1:8080", check=listen_address),
@@ -78,6 +88,11 @@ class Config:
     metrics: Section
 
     @property
+    def mqtt_urls(self) -> list[str]:
+        """`[mqtt] url`, then the failover brokers: what the uplink tries, in turn."""
+        return [self.mqtt.url, *self.mqtt.failover]
+
+    @property
     def base_dir(self) -> Path:
         return self.path.parent
 
@@ -99,6 +114,8 @@ class Config:
 def parse_config(text: str, path: Path) -> Config:
     """The config in `text`, read from `path`; ConfigError naming every problem."""
     values = configfile.validated(text, path, SCHEMA)
+    if problem := failover_problem(values["mqtt"]["url"], values["mqtt"]["failover"]):
+        raise ConfigError(Path(path), [problem])
     return Config(path, **{table: Section(v) for table, v in values.items()})
 
 

@@ -24,7 +24,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from edge import status
 from edge.outbox import Batch, Outbox, Retention
@@ -33,7 +32,7 @@ from models import safejson
 from models.timefmt import rfc3339
 from models.wire import QOS, ROOT, Topics
 from runtime import logs
-from runtime.mqtt import guarded, make_client, network_alive, port_of
+from runtime.mqtt import Brokers, address, guarded, make_client, network_alive
 from runtime.worker import Worker
 
 MAX_IN_FLIGHT = 16
@@ -61,12 +60,11 @@ class Timing:
 
 
 class Sync:
-    def __init__(self, config_mqtt_url: str, *, device: str, store_path: Path, clock,
+    def __init__(self, config_mqtt_url: str | list[str], *, device: str, store_path: Path, clock,
                  root: str = ROOT, tls: dict | None = None, timing: Timing | None = None,
                  health: Callable[[], dict] | None = None,
                  retention_days: int | None = None,
                  on_bundle: Callable[[str, bytes], None] | None = None) -> None:
-        self.url = urlsplit(config_mqtt_url)
         self.device = device
         self.store_path = Path(store_path)
         self.clock = clock
@@ -76,6 +74,8 @@ class Sync:
         self.on_bundle = on_bundle
         self.tls = tls
         self.timing = timing or Timing()
+        # `[mqtt] url`, then the `[mqtt] failover` brokers, tried in turn
+        self.brokers = Brokers(config_mqtt_url, keepalive=self.timing.keepalive_s, name="sync")
         self.health = health        # camera / thermal / gate / bundle versions, alarm
         # Retention runs here so the controller never spends a scan's time on it.
         self.retention = Retention(retention_days, self.timing.prune_every_s, clock)
@@ -97,6 +97,11 @@ class Sync:
         self._client = self._make_client()
 
     @property
+    def url(self):
+        """The broker connected to, or tried next."""
+        return self.brokers.current
+
+    @property
     def connected(self) -> bool:
         return self._connected.is_set()
 
@@ -106,8 +111,7 @@ class Sync:
         return network_alive(self._client)
 
     def start(self) -> None:
-        self._client.connect_async(self.url.hostname, port_of(self.url),
-                                   keepalive=self.timing.keepalive_s, clean_start=True)
+        self.brokers.connect(self._client)
         self._client.loop_start()
         self.worker.start()
 
@@ -160,7 +164,7 @@ class Sync:
         client.subscribe(self.topics.ack(self.device), qos=QOS)
         if self.on_bundle:
             client.subscribe([(topic, QOS) for topic in self.bundle_topics])
-        logs.event("sync_online", broker=self.url.hostname)
+        logs.event("sync_online", broker=address(self.url))
         self._unreachable_said = False
         self._connected.set()
         self._queue("connected", None)
@@ -169,9 +173,10 @@ class Sync:
         # Said once per outage: the gate keeps deciding, records wait in the outbox.
         if not self._unreachable_said:
             self._unreachable_said = True
-            logs.event("sync_unreachable", logging.WARNING,
-                       broker=f"{self.url.hostname}:{self.url.port or ''}",
+            logs.event("sync_unreachable", logging.WARNING, broker=address(self.url),
                        note="records are kept and sent when the broker is back")
+        # the next broker, if there is one; unacked batches go there on connect
+        self.brokers.failed(client)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self._connected.is_set():

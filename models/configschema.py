@@ -19,7 +19,7 @@ Check = Callable[[Any], str | None]   # returns "allowed: ..." text when the val
 
 @dataclass(frozen=True)
 class Key:
-    kind: str                   # "str" | "int" | "float" | "bool" | "path" | "paths"
+    kind: str                   # "str" | "int" | "float" | "bool" | "path" | "paths" | "strs"
     default: Any = None
     required: bool = False
     check: Check | None = None
@@ -28,6 +28,7 @@ class Key:
 _KIND_TEXT = {
     "str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
     "path": "a file path (string)", "paths": "a list of file paths",
+    "strs": "a list of strings",
 }
 
 
@@ -40,7 +41,7 @@ def _type_ok(kind: str, value: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "bool":
         return isinstance(value, bool)
-    if kind == "paths":
+    if kind in ("paths", "strs"):
         return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
     raise ValueError(f"unknown schema kind {kind}")
 
@@ -114,6 +115,27 @@ def mqtt_url(value: str) -> str | None:
     except ValueError:
         ok = False
     return None if ok else "allowed: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+
+
+def each(check: Check) -> Check:
+    """`check` applied to every element of a list; the first bad one is named."""
+    def check_all(values: list) -> str | None:
+        for value in values:
+            if problem := check(value):
+                return f"{value!r}: {problem}"
+        return None
+    return check_all
+
+
+def failover_problem(url: str, failover: list[str]) -> str | None:
+    """`[mqtt] failover` must speak as `url` does: the TLS files apply to every broker,
+    so a list mixing mqtt:// and mqtts:// cannot all be reached with one client."""
+    scheme = urlsplit(url).scheme
+    mixed = [other for other in failover if urlsplit(other).scheme != scheme]
+    if mixed:
+        return (f"[mqtt] failover = {mixed!r}: every broker must use {scheme}:// "
+                "as [mqtt] url does")
+    return None
 
 
 def listen_address(value: str) -> str | None:

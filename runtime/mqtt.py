@@ -11,6 +11,10 @@ packets (a PUBACK, an ack, a batch's last segment) would otherwise wait up to 40
 the peer's delayed ACK, and a device draining its backlog waits on each ack. Neither paho
 nor the broker turns it off by default; the shipped Mosquitto configs set
 `set_tcp_nodelay true` for the broker's side.
+
+A client may be given several brokers (`[mqtt] url` then `[mqtt] failover`): `Brokers`
+connects to the first and, each time paho's reconnect to the current one fails, points the
+client at the next (round robin), so paho's own reconnect loop and backoff do the rest.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from __future__ import annotations
 import functools
 import logging
 import socket
-from collections.abc import Callable
-from urllib.parse import SplitResult
+from collections.abc import Callable, Sequence
+from urllib.parse import SplitResult, urlsplit
 
 from runtime import logs
 
@@ -75,3 +79,53 @@ def network_alive(client) -> bool:
     """
     thread = getattr(client, "_thread", None)
     return thread is not None and thread.is_alive()
+
+
+class Brokers:
+    """The brokers one client tries in turn: `connect` the first, `failed` moves on.
+
+    paho knows a single host and retries it forever; its `on_connect_fail` fires (on the
+    network thread) each time a reconnect cannot open a connection, whether the first
+    connect or after a drop. There `failed` calls `connect_async` with the next broker:
+    that is the one paho call allowed while a connect is pending (the host and port
+    setters refuse), and the loop then waits its backoff and reconnects to the new host.
+    A refused CONNACK is not a failed connection and does not move on: the broker is up,
+    and its answer is the operator's to read.
+    """
+
+    def __init__(self, urls: str | Sequence[str], *, keepalive: int, name: str) -> None:
+        urls = [urls] if isinstance(urls, str) else list(urls)
+        if not urls:
+            raise ValueError("no broker URL")
+        self.urls = [urlsplit(url) for url in urls]
+        self.keepalive = keepalive
+        self.name = name        # which client, in the failover event
+        self._index = 0
+
+    @property
+    def current(self) -> SplitResult:
+        return self.urls[self._index]
+
+    def connect(self, client) -> None:
+        """Aim `client` at the current broker; its loop connects (connect_async)."""
+        url = self.current
+        if url.username:    # each broker's own user; without one, the first URL's stays
+            client.username_pw_set(url.username, url.password)
+        client.connect_async(url.hostname, port_of(url), keepalive=self.keepalive,
+                             clean_start=True)
+
+    def failed(self, client) -> SplitResult | None:
+        """paho's reconnect to the current broker failed: aim at the next one, if any."""
+        if len(self.urls) == 1:
+            return None
+        before = self.current
+        self._index = (self._index + 1) % len(self.urls)
+        self.connect(client)
+        logs.event("mqtt_failover", logging.WARNING, client=self.name,
+                   broker=address(self.current), after=address(before))
+        return self.current
+
+
+def address(url: SplitResult) -> str:
+    """HOST:PORT of a broker URL, for the log (never its password)."""
+    return f"{url.hostname}:{port_of(url)}"

@@ -1,4 +1,5 @@
-"""A real Mosquitto on a free loopback port, for tests: start, SIGKILL, restart on the port."""
+"""A real Mosquitto on a free loopback port, for tests: start, SIGKILL, restart on the port;
+and `BridgedPair`, two of them bridged on one topic root, for failover tests."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+
+from tests.support.waiting import wait_until
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 
@@ -22,7 +25,8 @@ def free_port() -> int:
 class Broker:
     """One broker process; its persistence file survives kill() so restart() finds it."""
 
-    def __init__(self, folder: Path, acl: str | None = None) -> None:
+    def __init__(self, folder: Path, acl: str | None = None,
+                 extra: list[str] | None = None) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
         self.folder = folder
@@ -37,6 +41,7 @@ class Broker:
         if acl is not None:
             (folder / "acl").write_text(acl)
             lines.append(f"acl_file {folder}/acl")
+        lines += extra or []
         self.conf.write_text("\n".join(lines) + "\n")
         self.process: subprocess.Popen | None = None
         self.kills = 0
@@ -80,6 +85,65 @@ class Broker:
                 self.process.wait()
         if self.process and self.process.stderr:
             self.process.stderr.close()
+
+
+class BridgedPair:
+    """Brokers `a` and `b`, every message under `root` carried across both ways.
+
+    One bridge connection, from b to a, with `topic ROOT/# both`: a second connection a->b
+    of the same topics would send each message back where it came from, for ever. The
+    bridge speaks MQTT 5, so it subscribes on a with No Local (a does not echo back what
+    the bridge published there) and the publish properties (a batch's content type)
+    cross; `try_private` tells a it is a bridge. Notifications are off: their retained
+    $SYS state topics are of no use here. b retries a dead a every second.
+    """
+
+    def __init__(self, folder: Path, root: str = "cp/v1") -> None:
+        (folder / "a").mkdir(parents=True)
+        (folder / "b").mkdir()
+        self.a = Broker(folder / "a")
+        self.b = Broker(folder / "b", extra=[
+            "connection a", f"address {self.a.host}:{self.a.port}",
+            f"topic {root}/# both 1", "bridge_protocol_version mqttv50",
+            "try_private true", "notifications false", "cleansession true",
+            "restart_timeout 1", f"remote_clientid bridge-b-{self.a.port}"])
+
+    @property
+    def urls(self) -> list[str]:
+        return [self.a.url, self.b.url]
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Both brokers up and the bridge carrying messages both ways."""
+        self.a.start()
+        self.b.start()
+        self.wait_bridged(timeout)
+
+    def wait_bridged(self, timeout: float = 10.0) -> None:
+        """Return once a message published on each side arrives on the other."""
+        deadline = time.monotonic() + timeout
+        for source, sink in ((self.a, self.b), (self.b, self.a)):
+            while not _crosses(source, sink):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"bridge did not carry {source.port} -> {sink.port}")
+
+    def stop(self) -> None:
+        self.b.stop()
+        self.a.stop()
+
+
+def _crosses(source: Broker, sink: Broker, root: str = "cp/v1") -> bool:
+    """Does a message published on `source` reach a subscriber on `sink` within 0.5 s?"""
+    topic = f"{root}/bridge-probe/{time.monotonic_ns()}"
+    seen: list = []
+    listener = raw_client(sink, topic, seen)
+    sender = publisher(source)
+    try:
+        sender.publish(topic, b"probe", qos=1).wait_for_publish(timeout=1.0)
+        return wait_until(lambda: bool(seen), timeout=0.5)
+    finally:
+        for client in (listener, sender):
+            client.disconnect()
+            client.loop_stop()
 
 
 def raw_client(broker: Broker, topic: str, seen: list):
