@@ -57,6 +57,12 @@ def register(subparsers) -> None:
                               help="up to time T: RFC 3339 time or date (default: no limit)")
     trace_parser.add_argument("--window", type=float, default=15, metavar="M",
                               help="minutes either side of a visit")
+    trace_parser.add_argument("--purpose", metavar="TEXT",
+                              help="why you trace (required, 5 to 500 characters): kept "
+                                   "in the audit log with your name before any result")
+    trace_parser.add_argument("--operator", metavar="NAME",
+                              help="who traces, for the audit log (default: your login "
+                                   "name)")
     trace_parser.set_defaults(func=trace)
     publish_parser = commands.add_parser(
         "publish", help="push a signed bundle to the devices, retained")
@@ -87,6 +93,7 @@ def register(subparsers) -> None:
                                  "(without it: nobody)")
     acl_parser.set_defaults(func=broker_acl)
     _register_add_device(commands)
+    _register_audit(commands)
     for command in (serve_parser, records_parser, devices_parser, trace_parser,
                     publish_parser):
         command.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="F",
@@ -234,23 +241,108 @@ def devices(args) -> int:
 
 def trace(args) -> int:
     """One JSON line per contact; exit 1 when the subject (or card token) never passed in
-    that time."""
+    that time. The query's audit row (district/audit.py) is committed before the query
+    runs: a trace whose row cannot be written is refused (exit 2) and prints nothing."""
+    from district import audit
     from district.trace import trace as trace_subject
+    from runtime import logs
+
+    query, since, until = _trace_query(args)
+    config = _load(args.config)
+    if not logging.getLogger("checkpoint").hasHandlers():   # unless a host set logging up
+        logs.setup(stream=sys.stderr)   # stdout carries the JSON lines only
+    with _open_store(config, "district trace") as storage:
+        try:
+            entry = audit.open_entry(storage, query)
+        except Exception as exc:    # any failure of the store: no audit row, no trace
+            logs.event("trace_refused", logging.WARNING, operator=query.operator,
+                       reason="audit_unwritable", error=f"{type(exc).__name__}")
+            raise UsageError("district trace: refused: the audit log cannot be written "
+                             f"({_one_line(exc)}); a trace runs only once its audit row "
+                             "is stored") from None
+        try:
+            lines = _traced(storage, entry, query.operator, lambda: list(trace_subject(
+                storage, query.subject, since_s=since, until_s=until,
+                window_s=args.window * 60)))
+        except Exception as exc:    # the store failed mid-query: its audit row says so
+            raise UsageError(f"district trace: the store failed ({_one_line(exc)}); "
+                             "the query stays in the audit log") from None
+    for line in lines:
+        emit(line)
+    return 0 if lines else 1
+
+
+def _trace_query(args):
+    """The trace's terms for its audit row, each checked before the store is opened, and
+    its time range as epoch seconds."""
+    from district.audit import OPERATOR_CHARS, PURPOSE_CHARS, Query, text_problem
 
     subject = args.subject.lower()
     if not re.fullmatch(r"[0-9a-f]+", subject):
         raise UsageError(f"district trace: subject {args.subject!r} is not hex")
     if not (math.isfinite(args.window) and args.window >= 0):
         raise UsageError("district trace: --window must be 0 or more minutes")
+    if args.purpose is None:
+        raise UsageError("district trace: --purpose TEXT is required: tracing people is "
+                         "the most sensitive thing the district can do, so each trace is "
+                         "logged with who asked and why (`checkpoint district audit` "
+                         "lists them)")
+    purpose = args.purpose.strip()
+    operator = (args.operator if args.operator is not None else _login_name()).strip()
+    for text, what, bounds in ((purpose, "--purpose", PURPOSE_CHARS),
+                               (operator, "--operator", OPERATOR_CHARS)):
+        if problem := text_problem(text, what, bounds):
+            raise UsageError(f"district trace: {problem}")
     since, until = _time(args.since, "--since"), _time(args.until, "--until")
-    config = _load(args.config)
-    found = 0
-    with _open_store(config, "district trace") as storage:
-        for line in trace_subject(storage, subject, since_s=since, until_s=until,
-                                  window_s=args.window * 60):
-            emit(line)
-            found += 1
-    return 0 if found else 1
+    query = Query(operator, purpose, subject, _wire(since), _wire(until), args.window)
+    return query, since, until
+
+
+def _one_line(exc: BaseException) -> str:
+    """A store's error for a one-line message (PostgreSQL's run over several)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:240]
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):     # no login name and no passwd entry (a bare container)
+        raise UsageError("district trace: no login name to log; give --operator NAME") \
+            from None
+
+
+def _wire(epoch_s: float | None) -> str | None:
+    from models.timefmt import rfc3339
+
+    return None if epoch_s is None else rfc3339(epoch_s)
+
+
+def _traced(storage, entry: str, operator: str, run) -> list[dict]:
+    """Run the query and close its audit row with what it found; a failed query is
+    closed as "failed" (when the store still lets it) and its error raised."""
+    from district import audit
+    from runtime import logs
+
+    try:
+        lines = run()
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            audit.close_entry(storage, entry, visits=None, lines=None, outcome="failed")
+        logs.event("trace_audited", logging.WARNING, audit=entry, operator=operator,
+                   outcome="failed", error=type(exc).__name__)
+        raise
+    visits = len({(line["device"], line["gate"], line["ts"]) for line in lines})
+    outcome = "found" if lines else "none"
+    try:
+        audit.close_entry(storage, entry, visits=visits, lines=len(lines), outcome=outcome)
+    except Exception as exc:    # the row exists, its outcome stays null: shown as such
+        logs.event("trace_audit_unclosed", logging.WARNING, audit=entry,
+                   error=type(exc).__name__)
+    logs.event("trace_audited", audit=entry, operator=operator, visits=visits,
+               outcome=outcome)
+    return lines
 
 
 def _time(text: str | None, option: str) -> float | None:
@@ -315,6 +407,32 @@ def broker_acl(args) -> int:
     except BrokerAclError as exc:
         raise UsageError(f"district broker-acl: {exc}") from None
     sys.stdout.write(json.dumps(rules, indent=2) + "\n")
+    return 0
+
+
+def _register_audit(commands) -> None:
+    parser = commands.add_parser(
+        "audit", help="the audit log of trace queries: who traced whom, when and why")
+    parser.add_argument("--since", metavar="T",
+                        help="queries from time T on: RFC 3339 time or date")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="F",
+                        help="the district's config file")
+    parser.set_defaults(func=audit_log)
+
+
+def audit_log(args) -> int:
+    """One JSON line per trace query, oldest first."""
+    from district.audit import entries
+    from models.timefmt import parse_rfc3339
+
+    try:
+        since = None if args.since is None else parse_rfc3339(args.since)
+    except ValueError as exc:
+        raise UsageError(f"district audit --since: {exc}") from None
+    config = _load(args.config)
+    with _open_store(config, "district audit") as storage:
+        for row in entries(storage, since):
+            emit(row)
     return 0
 
 

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from district.registry import reader_state
+from district.registry import device_fields, reader_state
 from district.validate import canonical_store, record_problem
 from models.records import FIELD_TYPES, OPTIONAL_FIELDS
 from models.timefmt import parse_rfc3339, rfc3339
@@ -368,7 +368,8 @@ class SqlStore:
 
     def devices(self) -> list[dict[str, Any]]:
         """The registry; `flag` is None or e.g. "two_stores", naming `flag_stores`;
-        `reader` the card reader's state from the latest status (district/registry.py)."""
+        `reader` the card reader's state and backlog, oldest_unsynced, bundles, alarms and
+        clone_flagged, each checked, from the latest status (district/registry.py)."""
         rows = self._run("SELECT device, online, status, last_seen, flag, flag_stores "
                          "FROM devices ORDER BY device").fetchall()
         registry = []
@@ -377,7 +378,8 @@ class SqlStore:
             registry.append({"device": device, "online": bool(online), "status": status,
                              "last_seen": seen, "flag": flag,
                              "flag_stores": json.loads(stores) if stores else [],
-                             "reader": reader_state(status)})
+                             "reader": reader_state(status),
+                             **device_fields(status, online=bool(online), flag=flag)})
         return registry
 
     def stores_of(self, device: str) -> list[dict[str, Any]]:

@@ -171,5 +171,7 @@ def _decode_png(path) -> str:
     import cv2
     import zxingcpp
 
-    [code] = zxingcpp.read_barcodes(cv2.imread(str(path)))
+    # QR only: zxing-cpp 3 also reads a stray ITF code out of the finder patterns
+    [code] = zxingcpp.read_barcodes(cv2.imread(str(path)),
+                                    formats=zxingcpp.BarcodeFormat.QRCode)
     return code.text

@@ -12,6 +12,7 @@ from district.stores import open_store
 from tests.support.postgres import district_store_url, pg_server  # noqa: F401 - fixtures
 
 SUBJECT, B, C, D, E, F = ("aa" * 16, "bb" * 16, "cc" * 16, "dd" * 16, "ee" * 16, "ff" * 16)
+PURPOSE = "outbreak 2026-11: contacts of a confirmed case"   # every trace states why
 
 
 def record(seq: int, subject: str | None, at: str, gate: str = "east-1",
@@ -46,7 +47,7 @@ def config(tmp_path, district_store_url):  # noqa: F811 - the imported fixture
 
 
 def trace(capsys, config, *args) -> tuple[int, list[dict]]:
-    code = main(["district", "trace", *args, "--config", str(config)])
+    code = main(["district", "trace", *args, "--purpose", PURPOSE, "--config", str(config)])
     return code, [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -74,8 +75,9 @@ def test_window_and_time_range(config, capsys):
 
 def test_answers_and_mistakes(config, capsys):
     assert trace(capsys, config, "12" * 16) == (1, [])
-    assert main(["district", "trace", "not-hex", "--config", str(config)]) == 2
-    assert "is not hex" in capsys.readouterr().err
-    assert main(["district", "trace", SUBJECT, "--since", "noon", "--config",
+    assert main(["district", "trace", "not-hex", "--purpose", PURPOSE, "--config",
                  str(config)]) == 2
+    assert "is not hex" in capsys.readouterr().err
+    assert main(["district", "trace", SUBJECT, "--since", "noon", "--purpose", PURPOSE,
+                 "--config", str(config)]) == 2
     assert "--since" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from tests.support.postgres import district_store_url, pg_server  # noqa: F401 -
 
 VISITOR_CARD, NEIGHBOUR_CARD, RESIDENT_CARD = "1a" * 16, "2b" * 16, "3c" * 16
 VISITOR, B, C = "aa" * 16, "bb" * 16, "cc" * 16
+PURPOSE = "outbreak 2026-11: contacts of a visitor"     # every trace states why
 
 
 def record(seq: int, at: str, *, subject: str | None = None, card: str | None = None,
@@ -60,7 +61,7 @@ def config(tmp_path, district_store_url):  # noqa: F811 - the imported fixture
 
 
 def trace(capsys, config, *args) -> tuple[int, list[dict]]:
-    code = main(["district", "trace", *args, "--config", str(config)])
+    code = main(["district", "trace", *args, "--purpose", PURPOSE, "--config", str(config)])
     return code, [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -99,7 +100,8 @@ def test_a_contact_without_a_subject_is_named_by_its_token(config, capsys):
 
 def test_an_unknown_token_and_a_bad_one(config, capsys):
     assert trace(capsys, config, "4d" * 16) == (1, [])
-    assert main(["district", "trace", "4d" * 15 + "zz", "--config", str(config)]) == 2
+    assert main(["district", "trace", "4d" * 15 + "zz", "--purpose", PURPOSE, "--config",
+                 str(config)]) == 2
     assert "is not hex" in capsys.readouterr().err
 
 

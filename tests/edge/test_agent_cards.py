@@ -204,7 +204,8 @@ def trace(config, token_hex: str) -> list[dict]:
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main(["district", "trace", token_hex, "--config", str(config)])
+        code = main(["district", "trace", token_hex, "--purpose", "card trace test",
+                     "--config", str(config)])
     assert code == 0, out.getvalue()
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
