@@ -35,6 +35,7 @@ class Broker:
         # enter a private temporary folder; anyone else runs it as themselves anyway.
         lines = [f"listener {self.port} {self.host}", "allow_anonymous true",
                  "set_tcp_nodelay true",     # as the shipped configs
+                 "max_queued_messages 200000", "max_queued_bytes 268435456",
                  f"user {getpass.getuser()}",
                  "persistence true", f"persistence_location {folder}/",
                  "autosave_interval 1", f"log_dest file {folder}/mosquitto.log"]
