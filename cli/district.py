@@ -1,5 +1,5 @@
-"""`checkpoint district serve|records|devices|trace|publish|broker-acl|add-device`: the
-district side.
+"""`checkpoint district serve|records|devices|trace|publish|broker-acl|add-device|audit|
+partitions`: the district side.
 
 The one place of the command line that reaches the district side; it imports `district`
 only inside the handlers, so the device's commands never load it.
@@ -94,8 +94,9 @@ def register(subparsers) -> None:
     acl_parser.set_defaults(func=broker_acl)
     _register_add_device(commands)
     _register_audit(commands)
+    partitions_parser = _register_partitions(commands)
     for command in (serve_parser, records_parser, devices_parser, trace_parser,
-                    publish_parser):
+                    publish_parser, partitions_parser):
         command.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="F",
                              help="the district's config file")
 
@@ -407,6 +408,43 @@ def broker_acl(args) -> int:
     except BrokerAclError as exc:
         raise UsageError(f"district broker-acl: {exc}") from None
     sys.stdout.write(json.dumps(rules, indent=2) + "\n")
+    return 0
+
+
+def _register_partitions(commands):
+    parser = commands.add_parser(
+        "partitions", help="PostgreSQL store: make the monthly partitions of the records "
+                           "ahead, drop the months older than the retention")
+    parser.add_argument("--ahead", type=int, default=3, metavar="N",
+                        help="months made after the current one (0 to 120)")
+    parser.add_argument("--retention-days", type=int, metavar="D",
+                        help="drop the months that ended more than D days ago (default: "
+                             "[store] retention_days; neither: keep every month)")
+    parser.set_defaults(func=partitions)
+    return parser
+
+
+def partitions(args) -> int:
+    """One JSON line per partition: created, dropped or kept (docs/district.md section 9);
+    on SQLite a usage error, since only PostgreSQL partitions."""
+    from district.stores.sql import DistrictStoreError
+
+    if not 0 <= args.ahead <= 120:
+        raise UsageError("district partitions: --ahead must be 0 to 120 months")
+    if args.retention_days is not None and not 1 <= args.retention_days <= 36500:
+        raise UsageError("district partitions: --retention-days must be 1 to 36500")
+    config = _load(args.config)
+    if config.db_path is not None:
+        raise UsageError("district partitions: partitioning is PostgreSQL-only; this "
+                         f"store is SQLite ({config.db_path})")
+    retention = args.retention_days or config.retention_days
+    with _open_store(config) as storage:
+        try:
+            done = storage.partitions(args.ahead, retention)
+        except DistrictStoreError as exc:
+            raise UsageError(f"district partitions: {exc}") from None
+    for entry in done:
+        emit(entry)
     return 0
 
 

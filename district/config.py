@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.configschema import Key, each, failover_problem, listen_address, mqtt_url
+from models.configschema import Key, each, failover_problem, in_range, listen_address, mqtt_url
 from models.wire import ROOT, topic_root_problem
 from runtime import configfile
 
@@ -32,7 +32,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
              "failover": Key("strs", [], check=each(mqtt_url)),
              "root": Key("str", ROOT, check=topic_root_problem),
              "ca": Key("path"), "cert": Key("path"), "key": Key("path")},
-    "store": {"url": Key("str", "sqlite:///district.db", check=_store_url)},
+    # retention_days: `district partitions` drops the months older (PostgreSQL); none: keep
+    "store": {"url": Key("str", "sqlite:///district.db", check=_store_url),
+              "retention_days": Key("int", None, check=in_range(1, 36500))},
     "signing": {"root_key": Key("path"), "issuer_key": Key("path")},
     # optional: the receiver's Prometheus endpoint (district/metrics.py)
     "metrics": {"listen": Key("str", None, check=listen_address)},
@@ -50,6 +52,7 @@ class DistrictConfig:
     signing: dict
     metrics_listen: str | None = None   # HOST:PORT of the Prometheus endpoint, if any
     failover: tuple[str, ...] = ()      # [mqtt] failover: tried in turn after mqtt_url
+    retention_days: int | None = None   # [store] retention_days: months older are dropped
 
     @property
     def mqtt_urls(self) -> list[str]:
@@ -70,7 +73,8 @@ def parse_district_config(text: str, path: Path) -> DistrictConfig:
     return DistrictConfig(path=path, mqtt_url=mqtt["url"], root=mqtt["root"], tls=tls,
                           store_url=store_url, db_path=db_path, signing=values["signing"],
                           metrics_listen=values["metrics"]["listen"],
-                          failover=tuple(mqtt["failover"]))
+                          failover=tuple(mqtt["failover"]),
+                          retention_days=values["store"]["retention_days"])
 
 
 def load_district_config(path: Path) -> DistrictConfig:

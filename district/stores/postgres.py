@@ -4,6 +4,8 @@ outgrows one machine: several receivers on several hosts commit into one databas
 Same tables and the same logic as SQLite (district/stores/sql.py). Receivers that commit
 overlapping batches at once are kept apart by the unique constraints (an insert waits for
 the other transaction, then does nothing); a deadlock between them is retried.
+A new store keeps `records` partitioned by calendar month of `ts_s` (district/stores/
+partitions.py, docs/district.md section 9); one made before is used as it is.
 Needs psycopg 3 (`pip install checkpoint[district-pg]`), imported only here.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from district.stores import partitions as monthly
 from district.stores.sql import (
     CARD_INDEX,
     COLUMNS,
@@ -27,13 +30,25 @@ from district.stores.sql import (
 
 _TYPES = {"temperature_c": "DOUBLE PRECISION", "seq": "BIGINT NOT NULL",
           "clock_synced": "BOOLEAN NOT NULL", "id": "TEXT NOT NULL"}
+_RECORD_COLUMNS = ("device TEXT NOT NULL, store TEXT NOT NULL, "
+                   + ", ".join(f"{name} {_TYPES.get(name, 'TEXT')}" for name in FIELDS)
+                   + ", ts_s DOUBLE PRECISION NOT NULL, batch TEXT NOT NULL, "
+                     "received TEXT NOT NULL")
+# A store made before partitioning (section 9 of docs/district.md): kept as it is.
+PLAIN_RECORDS = f"""CREATE TABLE IF NOT EXISTS records (
+        row BIGSERIAL PRIMARY KEY, {_RECORD_COLUMNS},
+        UNIQUE (id), UNIQUE (device, store, seq))"""
+# A new store: by calendar month (UTC) of ts_s. PostgreSQL wants the partition key in every
+# unique key, so a resend at another ts_s would not meet these; _insert_rows looks the
+# held (device, store, seq) and id up without it (PARTITIONED_INSERT).
+PARTITIONED_RECORDS = [
+    f"""CREATE TABLE records (
+        row BIGSERIAL, {_RECORD_COLUMNS},
+        PRIMARY KEY (row, ts_s), UNIQUE (id, ts_s), UNIQUE (device, store, seq, ts_s))
+        PARTITION BY RANGE (ts_s)""",
+    "CREATE TABLE records_default PARTITION OF records DEFAULT",
+]
 SCHEMA = [
-    f"""CREATE TABLE IF NOT EXISTS records (
-        row BIGSERIAL PRIMARY KEY,
-        device TEXT NOT NULL, store TEXT NOT NULL,
-        {", ".join(f"{name} {_TYPES.get(name, 'TEXT')}" for name in FIELDS)},
-        ts_s DOUBLE PRECISION NOT NULL, batch TEXT NOT NULL, received TEXT NOT NULL,
-        UNIQUE (id), UNIQUE (device, store, seq))""",
     "CREATE INDEX IF NOT EXISTS records_subject ON records (subject, ts_s)",
     "CREATE INDEX IF NOT EXISTS records_gate ON records (device, gate, ts_s)",
     """CREATE TABLE IF NOT EXISTS devices (
@@ -50,9 +65,13 @@ SCHEMA_LOCK = 0x4350_0001
 class PgDistrictStore(SqlStore):
     placeholder = "%s"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, partitioned: bool = True) -> None:
+        """`partitioned`: make a new store's records partitioned by month (an existing
+        table is used as it is, either way; `self.partitioned` says which it is)."""
         super().__init__()
         self.url = url
+        self._make_partitioned = partitioned
+        self.partitioned = False
         try:
             import psycopg
         except ImportError:
@@ -70,6 +89,16 @@ class PgDistrictStore(SqlStore):
         db = self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            if db.execute("SELECT to_regclass('records')").fetchone()[0] is not None:
+                pass
+            elif self._make_partitioned:
+                for statement in PARTITIONED_RECORDS:
+                    db.execute(statement)
+            else:
+                db.execute(PLAIN_RECORDS)
+            self.partitioned = monthly.is_partitioned(db)
+            if self.partitioned:
+                monthly.create_months(db, monthly.DEFAULT_AHEAD)
             for statement in SCHEMA:
                 db.execute(statement)
             for table in ("records", "devices"):
@@ -113,10 +142,60 @@ class PgDistrictStore(SqlStore):
             with cursor.copy(f"COPY {STAGING} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(tuple(row.values()))
-            cursor.execute(f"INSERT INTO records ({columns}) SELECT {columns} FROM {STAGING} "
-                           "ON CONFLICT DO NOTHING RETURNING device, store, seq")
+            if self.partitioned:
+                cursor.execute(PARTITIONED_LOCKS)
+                cursor.execute(PARTITIONED_INSERT)
+            else:
+                cursor.execute(f"INSERT INTO records ({columns}) SELECT {columns} "
+                               f"FROM {STAGING} ON CONFLICT DO NOTHING "
+                               "RETURNING device, store, seq")
             inserted = set(cursor.fetchall())
         return [(row["device"], row["store"], row["seq"]) in inserted for row in rows]
+
+    def _held_elsewhere(self, row: dict) -> bool:
+        """Partitioned: is the row's (device, store, seq) or id held already, at any ts_s?
+        (The one-by-one path; the unique keys alone would let it in at another ts_s.)"""
+        if not self.partitioned:
+            return False
+        self._db.execute(f"SELECT {_KEY_LOCK}", (row["device"], row["store"]))
+        return self._db.execute(
+            "SELECT EXISTS (SELECT 1 FROM records WHERE device = %s AND store = %s "
+            "AND seq = %s) OR EXISTS (SELECT 1 FROM records WHERE id = %s)",
+            (row["device"], row["store"], row["seq"], row["id"])).fetchone()[0]
+
+    def partitions(self, ahead: int = monthly.DEFAULT_AHEAD,
+                   retention_days: int | None = None,
+                   now_s: float | None = None) -> list[dict]:
+        """Make this month's partition and `ahead` more, drop the months older than
+        `retention_days` (None: none), in one transaction; a dict per partition, with
+        its action (created, dropped, kept). DistrictStoreError if records is not
+        partitioned (a store made before partitioning: docs/district.md section 9)."""
+        if not self.partitioned:
+            raise DistrictStoreError("the records table is not partitioned (made before "
+                                     "partitioning; docs/district.md section 9 moves it)")
+        db = self._live()
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            made = monthly.create_months(db, ahead, now_s)
+            done = {entry["partition"]: entry for entry in made
+                    if entry["action"] == "created"}
+            for entry in monthly.drop_older(db, retention_days, now_s):
+                done.setdefault(entry["partition"], entry)
+        return sorted(done.values(), key=lambda e: (e["from"] is None, e["from"] or ""))
+
+    def explain(self, call) -> str:
+        """The plan of the last statement `call()` runs (e.g. a trace's visits query), as
+        PostgreSQL's EXPLAIN text, with the parameters it ran with: for the benchmark and
+        the tests of partition pruning."""
+        ran: list[tuple[str, tuple]] = []
+        execute = self._execute
+        self._execute = lambda sql, params=(): ran.append((sql, params)) or execute(sql, params)
+        try:
+            call()
+        finally:
+            del self._execute
+        sql, params = ran[-1]
+        return "\n".join(row[0] for row in self._live().execute(f"EXPLAIN {sql}", params))
 
     def _execute(self, sql: str, params: tuple = ()):
         return self._live().execute(sql, params)
@@ -166,6 +245,21 @@ def _safe(url: str) -> str:
 
 
 STAGING = "records_staging"
+# One lock per (device, store) of the rows, taken in order, held to commit: two receivers
+# inserting the same seq at different ts_s (which no unique key of a partitioned table
+# refuses) wait for each other, and the second then finds the first's row held.
+_KEY_LOCK = "pg_advisory_xact_lock(hashtextextended(%s || chr(31) || %s, 0))"
+PARTITIONED_LOCKS = (
+    "SELECT pg_advisory_xact_lock(key) FROM (SELECT DISTINCT "
+    f"hashtextextended(device || chr(31) || store, 0) AS key FROM {STAGING}) AS keys "
+    "ORDER BY key")
+_COLUMNS = ", ".join(COLUMNS)
+PARTITIONED_INSERT = (
+    f"INSERT INTO records ({_COLUMNS}) SELECT {_COLUMNS} FROM {STAGING} AS s "
+    "WHERE NOT EXISTS (SELECT 1 FROM records AS r WHERE r.device = s.device "
+    "AND r.store = s.store AND r.seq = s.seq) "
+    "AND NOT EXISTS (SELECT 1 FROM records AS r WHERE r.id = s.id) "
+    "ON CONFLICT DO NOTHING RETURNING device, store, seq")
 
 
 def _staging_table() -> str:
