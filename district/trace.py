@@ -22,10 +22,10 @@ DEFAULT_WINDOW_S = 15 * 60
 def trace(store: SqlStore, subject: str, *, since_s: float | None = None,
           until_s: float | None = None, window_s: float = DEFAULT_WINDOW_S) -> Iterator[dict]:
     """One dict per contact; a visit with no contact yields one dict with `contact` None."""
-    for visit in store.visits(subject, since_s, until_s):
+    for visit, near in store.visits_around(subject, since_s, until_s, window_s):
         where = {"subject": subject, "device": visit["device"], "gate": visit["gate"],
                  "ts": visit["ts"], "decision": visit["decision"]}
-        contacts = _contacts(store, visit, subject, window_s)
+        contacts = _contacts(visit, near, subject)
         if not contacts:
             yield {**where, "contact": None, "contact_ts": None, "contact_decision": None,
                    "gap_s": None}
@@ -35,13 +35,12 @@ def trace(store: SqlStore, subject: str, *, since_s: float | None = None,
                    "gap_s": round(other["ts_s"] - visit["ts_s"], 3)}
 
 
-def _contacts(store: SqlStore, visit: dict, subject: str, window_s: float) -> list[dict]:
+def _contacts(visit: dict, near: list[dict], subject: str) -> list[dict]:
     closest: dict[str, dict] = {}
     # the person traced, by every id the visit knows them by: traced by card, a record of
     # their subject is theirs too, not a contact
     theirs = {subject, visit.get("subject"), visit.get("card")} - {None}
-    for row in store.at_gate(visit["device"], visit["gate"], visit["ts_s"] - window_s,
-                             visit["ts_s"] + window_s):
+    for row in near:
         other = _who(row)
         if other is None or theirs & {row["subject"], row.get("card")}:
             continue

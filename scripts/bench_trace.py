@@ -7,10 +7,12 @@ Fills a new district store (district/stores/postgres.py, partitioned by month) w
 records over 12 months of 2025, 200 devices of 4 gates, some thousands of subjects, made
 by the server itself (generate_series, one INSERT per month: no Python per row), then
 ANALYZE. Then runs --queries traces, each of one subject over one calendar month, with the
-real query functions: district/trace.py's `trace` (the subject's visits, then each
-visit's gate window) and, alone, the store's `visits` query. Prints one JSON line per
-measurement (fill rate; p50/p99 ms of each query kind) and the EXPLAIN of one visits
-query, which names only that month's partition.
+real query functions: district/trace.py's `trace` (one query: the subject's visits joined
+to each visit's gate window); the baseline, a query for the visits and then one for each
+visit's gate window (as a trace ran before); and, alone, the store's `visits` query.
+Prints one JSON line per measurement (fill rate; p50/p99 ms of each query kind) and the
+EXPLAIN of one visits query and of one trace query, which name only that month's
+partitions (the trace's gate windows may reach into the months either side).
 
 Without --url, a PostgreSQL server is started here (tests/support/postgres.py, fsync off:
 this measures reads) in a temp folder and removed after.
@@ -88,6 +90,14 @@ def measure(name: str, runs: list[float]) -> dict:
             "max_ms": round(runs[-1] * 1000, 2)}
 
 
+def per_visit(store, subject: str, since: float, until: float) -> int:
+    """The baseline, how a trace read before it was one query: the visits, then one query
+    for each visit's gate window (15 min). The rows read."""
+    return sum(len(store.at_gate(visit["device"], visit["gate"], visit["ts_s"] - 900,
+                                 visit["ts_s"] + 900))
+               for visit in store.visits(subject, since, until))
+
+
 def bench(url: str, args) -> None:
     from district.stores.postgres import PgDistrictStore
 
@@ -99,19 +109,28 @@ def bench(url: str, args) -> None:
             month = rng.randrange(args.months)
             asks.append((subject_of(rng.randrange(args.subjects)),
                          month_start(YEAR, month + 1), month_start(YEAR, month + 2) - 0.001))
-        traced, visited, rows = [], [], 0
+        traced, visited, stepped, rows, baseline_rows = [], [], [], 0, 0
         for subject, since, until in asks:
             started = time.perf_counter()
             rows += sum(1 for _ in trace(store, subject, since_s=since, until_s=until))
             traced.append(time.perf_counter() - started)
             started = time.perf_counter()
+            baseline_rows += per_visit(store, subject, since, until)
+            stepped.append(time.perf_counter() - started)
+            started = time.perf_counter()
             store.visits(subject, since, until)
             visited.append(time.perf_counter() - started)
         print(json.dumps({**measure("trace", traced), "rows": rows}), flush=True)
+        print(json.dumps({**measure("trace_per_visit_baseline", stepped),
+                          "window_rows": baseline_rows}), flush=True)
         print(json.dumps(measure("visits", visited)), flush=True)
         subject, since, until = asks[0]
         print(f"EXPLAIN of visits({subject}, one month):", flush=True)
         print(store.explain(lambda: store.visits(subject, since, until)), flush=True)
+        print(f"EXPLAIN of the trace's one query ({subject}, one month, 15 min window):",
+              flush=True)
+        print(store.explain(lambda: store.visits_around(subject, since, until, 900)),
+              flush=True)
 
 
 def main() -> int:

@@ -425,6 +425,40 @@ class SqlStore:
         return list(self._select("WHERE device = ? AND gate = ? AND ts_s >= ? AND ts_s <= ? "
                                  "ORDER BY ts_s, seq", (device, gate, start_s, end_s)))
 
+    def visits_around(self, subject: str, since_s: float | None, until_s: float | None,
+                      window_s: float) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Each visit (as `visits` has it) with every record of its device's gate within
+        window_s of it, the visit itself included, oldest first: one query, one round trip,
+        where a visit at a time and then its gate would cost a round trip a visit."""
+        low = float("-inf") if since_s is None else since_s
+        high = float("inf") if until_s is None else until_s
+        names = ("device", "store", *FIELDS, "ts_s")
+        near = ("subject", "card", "ts", "ts_s", "decision", "seq")
+        # the constant bounds on o.ts_s let PostgreSQL prune o's partitions when planning;
+        # LEFT JOIN keeps a visit with no gate name (which matches no neighbour)
+        sql = (f"SELECT {', '.join('v.' + n for n in names)}, "
+               f"{', '.join('o.' + n for n in near)} FROM records v LEFT JOIN records o "
+               "ON o.device = v.device AND o.gate = v.gate "
+               "AND o.ts_s >= v.ts_s - ? AND o.ts_s <= v.ts_s + ? "
+               "AND o.ts_s >= ? AND o.ts_s <= ? "
+               "WHERE (v.subject = ? OR v.card = ?) AND v.ts_s >= ? AND v.ts_s <= ? "
+               "ORDER BY v.ts_s, v.device, v.seq, v.store, o.ts_s, o.seq")
+        params = (window_s, window_s, low - window_s, high + window_s, subject, subject,
+                  low, high)
+        out: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        last = None
+        for row in self._run(sql, params):
+            visit, other = row[:len(names)], row[len(names):]
+            if visit != last:
+                data = dict(zip(names, visit, strict=True))
+                data["reasons"] = json.loads(data["reasons"])
+                data["clock_synced"] = bool(data["clock_synced"])
+                out.append((data, []))
+                last = visit
+            if other[3] is not None:
+                out[-1][1].append(dict(zip(near, other, strict=True)))
+        return out
+
     def _select(self, where: str, params: tuple = ()) -> Iterator[dict[str, Any]]:
         names = ("device", "store", *FIELDS, "ts_s")
         for row in self._run(f"SELECT {', '.join(names)} FROM records {where}", params):

@@ -121,6 +121,25 @@ def test_visits_and_gate_windows(store):
     assert [r["seq"] for r in around] == [1, 2]
 
 
+def test_visits_around_is_each_visit_with_its_gate_window(store):
+    """The trace's one query: every visit, each with what at_gate finds in its window."""
+    seen = "cd" * 16
+    store.commit_batch("dev-1", batch(
+        record(1, subject=seen, ts="2026-11-29T08:00:00.000Z"),
+        record(2, ts="2026-11-29T08:10:00.000Z"),
+        record(3, ts="2026-11-29T08:20:00.000Z"),       # outside the first's 15 min
+        record(4, subject=seen, ts="2026-11-29T08:25:00.000Z"),
+        record(5, ts="2026-11-29T08:26:00.000Z", gate="west-2")))   # another gate
+    around = store.visits_around(seen, None, None, 15 * 60)
+    assert [visit["seq"] for visit, _ in around] == [v["seq"] for v in store.visits(seen)]
+    for visit, near in around:
+        window = store.at_gate("dev-1", "east-1", visit["ts_s"] - 900, visit["ts_s"] + 900)
+        assert [r["seq"] for r in near] == [r["seq"] for r in window]
+    assert [[r["seq"] for r in near] for _, near in around] == [[1, 2], [2, 3, 4]]
+    (only,) = store.visits_around(seen, around[1][0]["ts_s"], None, 60)
+    assert only[0]["seq"] == 4 and [r["seq"] for r in only[1]] == [4]
+
+
 def test_concurrent_writers_store_each_record_once(store_url):
     """Two receivers committing overlapping batches at the same time, own connections."""
     stores = [open_store(store_url) for _ in range(2)]
