@@ -106,14 +106,21 @@ def test_a_resend_at_another_ts_is_still_a_conflict_across_months(url):
         moved = {**first, "ts": "2025-11-30T23:00:00Z"}
         assert store.commit_batch("dev-1", batch(store_id, moved)) == (
             [], [{"seq": 1, "reason": "conflict"}])
-        # another seq claiming the held id, in another month
+        third = record(3, "2025-11-01T00:00:00Z")
+        assert store.commit_batch("dev-1", batch(store_id, third)) == ([[3, 3]], [])
+        # a seq below the store's highest claiming the held id, in another month
         taken = {**first, "seq": 2, "ts": "2025-12-01T00:00:00Z"}
         assert store.commit_batch("dev-1", batch(store_id, taken)) == (
             [], [{"seq": 2, "reason": "conflict"}])
         # the resend as it was is a duplicate, accepted again
         assert store.commit_batch("dev-1", batch(store_id, first)) == ([[1, 1]], [])
         assert store.duplicates == 1
-        assert store.count() == 1
+        assert store.count() == 2
+        # a seq above the store's highest claiming the held id: its id is looked up too
+        fresh = {**first, "seq": 4, "ts": "2025-12-02T00:00:00Z"}
+        assert store.commit_batch("dev-1", batch(store_id, fresh)) == (
+            [], [{"seq": 4, "reason": "conflict"}])
+        assert store.count() == 2
 
 
 def test_one_by_one_path_also_finds_the_held_seq(url):
@@ -209,3 +216,19 @@ def test_two_receivers_with_one_seq_at_two_ts_wait_and_one_wins(url):
         assert one._judge(prepared).accepted == [[1, 1]]
         assert outcome == [([], [{"seq": 1, "reason": "conflict"}])]
         assert one.count() == 1
+
+
+def test_highest_seqs_are_filled_in_for_records_held_before_them(url):
+    """A partitioned store made before store_seqs: opening it fills the table from the
+    records, so a resend at another ts is looked up, and still a conflict."""
+    store_id = str(uuid.uuid4())
+    first = record(1, "2025-10-31T23:00:00Z")
+    with open_store(url) as store:
+        store.partitions(ahead=2, now_s=OCT)
+        store.commit_batch("dev-1", batch(store_id, first))
+        store._db.execute("DROP TABLE store_seqs")
+    with open_store(url) as again:
+        moved = {**first, "ts": "2025-11-30T23:00:00Z"}
+        assert again.commit_batch("dev-1", batch(store_id, moved)) == (
+            [], [{"seq": 1, "reason": "conflict"}])
+        assert again.count() == 1
