@@ -13,7 +13,7 @@ import pytest
 from cli.main import main
 from district.stores import open_store
 from district.stores.partitions import month_start
-from district.stores.postgres import PLAIN_RECORDS
+from district.stores.postgres import PARTITIONED_INSERT, PLAIN_RECORDS
 from tests.support.postgres import pg_server  # noqa: F401 - fixture
 
 SUBJECT, OTHER = "aa" * 16, "bb" * 16
@@ -232,3 +232,25 @@ def test_highest_seqs_are_filled_in_for_records_held_before_them(url):
         assert again.commit_batch("dev-1", batch(store_id, moved)) == (
             [], [{"seq": 1, "reason": "conflict"}])
         assert again.count() == 1
+
+
+def test_a_flush_probes_the_keys_and_never_scans_the_records(url):
+    """The insert's cross-month lookups stay index probes: a plan that scans `records`
+    for each flush costs more with every day held (docs/district.md section 9)."""
+    store_id = str(uuid.uuid4())
+    with open_store(url) as store:
+        store.partitions(ahead=2, now_s=OCT)
+        held = [record(seq, f"2025-10-{1 + seq % 28:02d}T08:00:00Z") for seq in range(1, 2001)]
+        store.commit_batch("dev-1", batch(store_id, *held))
+        store._db.execute("ANALYZE records")
+        resend = store.prepare("dev-1", batch(store_id, record(2001, "2025-11-02T08:00:00Z"),
+                                              {**held[0], "ts": "2025-11-03T08:00:00Z"}))
+        with store._transaction():
+            # stages the two rows (and inserts the new one); the plan is read while staged
+            assert store._insert_rows(list(resend.rows.values())) == [True, False]
+            plan = "\n".join(row[0] for row in store._db.execute(
+                "EXPLAIN " + PARTITIONED_INSERT))
+    # the month holding 2,000 rows is probed by its keys' indexes, per staged row (a
+    # near-empty month may be read whole: that is the planner's cheapest)
+    assert "Seq Scan on records_2025_10" not in plan and "Hash Anti Join" not in plan
+    assert "records_2025_10_id_ts_s_key" in plan and "SubPlan" in plan
