@@ -208,11 +208,17 @@ class SqlStore:
         # clone check reads), so that receivers committing batches of the same devices at
         # once lock their device_stores rows in one order and never wait on each other in
         # a cycle (a deadlock costs a second and a retried flush).
-        for item in sorted(prepared, key=_device_of):
+        ordered = sorted(prepared, key=_device_of)
+        for item in ordered:
             waiting = [row["seq"] for index, row in item.rows.items()
                        if index not in item.inserted and index not in item.refused]
             item.held = self._held_rows(item.device, item.store, waiting) if waiting else {}
-            item.conflict = self._note_store(item.device, item.store, item.received)
+        # A run of batches of one device and store (a gate sending a decision a message
+        # sends many a flush) is counted at once: the first batch of the run is the one
+        # that can reveal a new store, and the rest find it the latest, as one by one.
+        for run in _runs(ordered):
+            run[0].conflict = self._note_store(run[0].device, run[0].store, run[0].received,
+                                               run[-1].received, len(run))
 
     def _insert_all(self, prepared: list[Prepared]) -> None:
         """One insert for the rows of every batch. A row whose key (device, store, seq) or
@@ -323,9 +329,11 @@ class SqlStore:
                    seq=row["seq"], id=row["id"], differ=differ)
         return "conflict"
 
-    def _note_store(self, device: str, store: str, received: str) -> list[str] | None:
-        """Count a batch of `store` in device_stores; the stores it newly reveals at once
-        with it (itself first, then the others by first batch), or None."""
+    def _note_store(self, device: str, store: str, received: str, last_received: str,
+                    batches: int) -> list[str] | None:
+        """Count `batches` batches of `store` in device_stores, the first received at
+        `received`, the last at `last_received`; the stores the first newly reveals at
+        once with it (itself first, then the others by first batch), or None."""
         # Index lookups only (DEVICE_STORES_INDEX): a device that keeps sending from new
         # store ids must not make each of its batches cost more than the last.
         latest = self._run("SELECT store, last_order FROM device_stores WHERE device = ? "
@@ -340,10 +348,11 @@ class SqlStore:
                 "SELECT store FROM device_stores WHERE device = ? AND last_order > ? "
                 "ORDER BY first_seen, store", (device, mine[0]))]
         self._run("INSERT INTO device_stores (device, store, first_seen, last_seen, batches, "
-                  "last_order) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (device, store) "
+                  "last_order) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device, store) "
                   "DO UPDATE SET last_seen = excluded.last_seen, "
-                  "batches = device_stores.batches + 1, last_order = excluded.last_order",
-                  (device, store, received, received, top + 1))
+                  "batches = device_stores.batches + excluded.batches, "
+                  "last_order = excluded.last_order",
+                  (device, store, received, last_received, batches, top + 1))
         if mine is None:
             return None     # a new store: a replacement, unless the old one sends again
         return self._flag(device, [store, *later], received) if later else None
@@ -475,6 +484,17 @@ class SqlStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _runs(items: list[Prepared]) -> list[list[Prepared]]:
+    """Consecutive batches of one (device, store), in the order given."""
+    runs: list[list[Prepared]] = []
+    for item in items:
+        if runs and (runs[-1][0].device, runs[-1][0].store) == (item.device, item.store):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def _wire_value(name: str, value):

@@ -108,3 +108,17 @@ def test_a_failing_store_commits_none_of_the_batches(store, monkeypatch):
     monkeypatch.undo()
     outcomes = store.commit_batches([("dev-1", batch(record(1))), ("dev-1", batch(record(2)))])
     assert [o.accepted for o in outcomes] == [[[1, 1]], [[2, 2]]]
+
+
+def test_a_flush_counts_every_batch_of_each_store_and_still_sees_a_second_store(store):
+    """Batches of one device and store in one flush are counted together; a second store
+    between them is still revealed as it would be batch by batch."""
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    outcomes = store.commit_batches(
+        [("dev-1", batch(record(seq), store=first)) for seq in (1, 2, 3)]
+        + [("dev-1", batch(record(1, id=record_id(901)), store=second)),
+           ("dev-1", batch(record(4), store=first))])
+    assert [o.accepted for o in outcomes] == [[[1, 1]], [[2, 2]], [[3, 3]], [[1, 1]], [[4, 4]]]
+    assert [o.conflict for o in outcomes] == [None, None, None, None, [first, second]]
+    assert [(s["store"], s["batches"]) for s in store.stores_of("dev-1")] == [
+        (first, 4), (second, 1)]
