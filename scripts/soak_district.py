@@ -27,10 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,44 +41,8 @@ sys.path.insert(0, str(REPO))
 from district.loadgen import LoadGen, Plan, ms, percentile  # noqa: E402
 from district.stores import open_store  # noqa: E402
 from tests.support.broker import BridgedPair  # noqa: E402
-
-STARTED = re.compile(r"event=worker_started worker=(\d+) pid=(\d+)")
-
-
-class Pool:
-    """`checkpoint district serve --workers N`, its log lines kept as they come."""
-
-    def __init__(self, config: Path, workers: int) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "district", "serve", "--config", str(config),
-             "--workers", str(workers)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, cwd=REPO)
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.workers = workers
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        subscribed = 0
-        for line in self.process.stdout:
-            self.lines.append(line)
-            subscribed += "event=receiver_ready" in line
-            if subscribed >= self.workers:
-                self.ready.set()
-
-    def pids(self) -> dict[int, int]:
-        found: dict[int, int] = {}
-        for line in list(self.lines):
-            if match := STARTED.search(line):
-                found[int(match[1])] = int(match[2])
-        return found
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+from tests.support.serve_pool import ServePool  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 
 def held_by_device(store_url: str) -> dict[tuple[str, str], tuple[int, int, int]]:
@@ -123,7 +85,7 @@ def start_store(kind: str, folder: Path):
     return url, server
 
 
-def kills(pair: BridgedPair, pool: Pool, generator: LoadGen, args, done: threading.Event,
+def kills(pair: BridgedPair, pool: ServePool, generator: LoadGen, args, done: threading.Event,
           log: list) -> None:
     """Broker A, then one worker, at their fractions of the load time."""
     while generator.phase != "load" and not done.is_set():
@@ -153,10 +115,10 @@ def run(args, folder: Path) -> dict:
     config = folder / "district.toml"
     config.write_text(f'[mqtt]\nurl = "{pair.a.url}"\nfailover = ["{pair.b.url}"]\n'
                       f'[store]\nurl = "{store_url}"\n')
-    pool = Pool(config, args.workers)
+    pool = ServePool(config, args.workers)
     done, log = threading.Event(), []
     try:
-        if not pool.ready.wait(60):
+        if not wait_until(lambda: pool.count("event=receiver_ready") >= args.workers, 60):
             raise RuntimeError("the receivers did not subscribe:\n" + "".join(pool.lines))
         plan = Plan(devices=args.devices, rate=args.rate, seconds=args.seconds,
                     window=args.window, ack_timeout_s=args.ack_timeout,
@@ -170,7 +132,7 @@ def run(args, folder: Path) -> dict:
         killer.join()
         check = exactly_once(generator, held_by_device(store_url))
         calm = sorted(generator.latencies[:getattr(generator, "acks_before_kill", None)])
-        restarted = sum("event=worker_started" in line for line in pool.lines) - args.workers
+        restarted = pool.count("event=worker_started") - args.workers
         return {"soak": args.store, "workers": args.workers, "seconds": args.seconds,
                 **summary, "p99_ms_before_kills": ms(percentile(calm, 0.99)), "kills": log,
                 "workers_restarted": restarted, **check}

@@ -146,14 +146,13 @@ class PgDistrictStore(SqlStore):
             if self.partitioned:
                 cursor.execute(PARTITIONED_LOCKS)
                 cursor.execute(PARTITIONED_INSERT)
-                inserted = set(cursor.fetchall())
-                cursor.execute(RAISE_STORE_SEQS)
-                return [(row["device"], row["store"], row["seq"]) in inserted for row in rows]
             else:
                 cursor.execute(f"INSERT INTO records ({columns}) SELECT {columns} "
                                f"FROM {STAGING} ON CONFLICT DO NOTHING "
                                "RETURNING device, store, seq")
             inserted = set(cursor.fetchall())
+            if self.partitioned:
+                cursor.execute(RAISE_STORE_SEQS)
         return [(row["device"], row["store"], row["seq"]) in inserted for row in rows]
 
     def _held_elsewhere(self, row: dict) -> bool:

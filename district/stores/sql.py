@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import logging
 import time
@@ -216,7 +217,8 @@ class SqlStore:
         # A run of batches of one device and store (a gate sending a decision a message
         # sends many a flush) is counted at once: the first batch of the run is the one
         # that can reveal a new store, and the rest find it the latest, as one by one.
-        for run in _runs(ordered):
+        for _, batches in itertools.groupby(ordered, key=_device_and_store):
+            run = list(batches)
             run[0].conflict = self._note_store(run[0].device, run[0].store, run[0].received,
                                                run[-1].received, len(run))
 
@@ -459,10 +461,7 @@ class SqlStore:
         for row in self._run(sql, params):
             visit, other = row[:len(names)], row[len(names):]
             if visit != last:
-                data = dict(zip(names, visit, strict=True))
-                data["reasons"] = json.loads(data["reasons"])
-                data["clock_synced"] = bool(data["clock_synced"])
-                out.append((data, []))
+                out.append((_stored(names, visit), []))
                 last = visit
             if other[3] is not None:
                 out[-1][1].append(dict(zip(near, other, strict=True)))
@@ -471,10 +470,7 @@ class SqlStore:
     def _select(self, where: str, params: tuple = ()) -> Iterator[dict[str, Any]]:
         names = ("device", "store", *FIELDS, "ts_s")
         for row in self._run(f"SELECT {', '.join(names)} FROM records {where}", params):
-            data = dict(zip(names, row, strict=True))
-            data["reasons"] = json.loads(data["reasons"])
-            data["clock_synced"] = bool(data["clock_synced"])
-            yield data
+            yield _stored(names, row)
 
     def count(self) -> int:
         return self._run("SELECT COUNT(*) FROM records").fetchone()[0]
@@ -486,15 +482,12 @@ class SqlStore:
         self.close()
 
 
-def _runs(items: list[Prepared]) -> list[list[Prepared]]:
-    """Consecutive batches of one (device, store), in the order given."""
-    runs: list[list[Prepared]] = []
-    for item in items:
-        if runs and (runs[-1][0].device, runs[-1][0].store) == (item.device, item.store):
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    return runs
+def _stored(names: tuple[str, ...], values) -> dict[str, Any]:
+    """A selected records row as wire fields (reasons a list, clock_synced a bool)."""
+    data = dict(zip(names, values, strict=True))
+    data["reasons"] = json.loads(data["reasons"])
+    data["clock_synced"] = bool(data["clock_synced"])
+    return data
 
 
 def _wire_value(name: str, value):
@@ -531,3 +524,7 @@ def seq_ranges(seqs: list[int]) -> list[list[int]]:
 
 def _device_of(item: Prepared) -> str:
     return item.device
+
+
+def _device_and_store(item: Prepared) -> tuple[str, str]:
+    return item.device, item.store

@@ -5,46 +5,17 @@ again, the devices' records are at the district exactly once, and SIGTERM ends t
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 
 from district.stores import open_store
 from edge.store import Store
 from tests.support.postgres import pg_server  # noqa: F401 - fixture
+from tests.support.serve_pool import ServePool
 from tests.support.sync_device import decide, start_sync
 from tests.support.waiting import wait_for
-
-STARTED = re.compile(r"event=worker_started worker=(\d+) pid=(\d+)")
-
-
-class Serve:
-    """The pool's process, its log lines read as they come."""
-
-    def __init__(self, config) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "district", "serve", "--config", str(config),
-             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def count(self, text: str) -> int:
-        return sum(text in line for line in list(self.lines))
-
-    def pids(self) -> dict[int, int]:
-        """The latest pid of each worker."""
-        found: dict[int, int] = {}
-        for line in list(self.lines):
-            if match := STARTED.search(line):
-                found[int(match[1])] = int(match[2])
-        return found
 
 
 def alive(pid: int) -> bool:
@@ -60,7 +31,7 @@ def test_two_worker_processes_share_the_load_and_survive_a_kill(tmp_path, broker
     url = pg_server.new_database()
     config = tmp_path / "district.toml"
     config.write_text(f'[mqtt]\nurl = "{broker.url}"\n[store]\nurl = "{url}"\n')
-    serve = Serve(config)
+    serve = ServePool(config, 2)
     device = Store(tmp_path / "device.db")
     sync = None
     try:
