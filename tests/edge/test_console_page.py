@@ -163,9 +163,13 @@ def test_a_guard_sees_decisions_signs_in_and_registers_a_visitor(demo_dir, tmp_p
 
         # Each decision made while the page listened reached it within 500 ms (the bench,
         # `checkpoint bench --only console`, measures how far within).
+        # The latest may still be on its way: wait until the page has shown every one.
+        sent = {i: at for i, at in dict(committed).items() if i not in listening}
+        page.wait_for_function("ids => ids.every(i => i in (window.shownAt || {}))",
+                               arg=list(sent), timeout=30_000)
         shown = page.evaluate("window.shownAt")
-        timed = {i: shown[i] - at for i, at in committed.items() if i not in listening}
-        assert len(timed) >= 3 and all(i in shown for i in timed)
+        timed = {i: shown[i] - at for i, at in sent.items()}
+        assert len(timed) >= 3
         assert max(timed.values()) < 500, timed
 
         page.click("#lang")
