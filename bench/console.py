@@ -65,11 +65,18 @@ def measure_console(config_path: Path, decisions: int = 200) -> dict:
     return console_figures(committed, shown, to_commit[WARMUP:decisions + WARMUP])
 
 
+def wait_until_shown(page, ids: list[str], timeout_ms: float) -> dict[str, float]:
+    """When the page showed each record (ms, wall clock), once it has shown every one of
+    `ids`; playwright's TimeoutError if it has not within timeout_ms."""
+    page.wait_for_function("ids => ids.every(id => (window.shownAt || {})[id])", arg=ids,
+                           timeout=timeout_ms)
+    return page.evaluate("window.shownAt || {}")
+
+
 def _until_shown(page, ids: list[str], timeout_ms: float = 5000) -> None:
     """Wait for the page to show every committed record; those it never shows are missed."""
     try:
-        page.wait_for_function("ids => ids.every(id => (window.shownAt || {})[id])", arg=ids,
-                               timeout=timeout_ms)
+        wait_until_shown(page, ids, timeout_ms)
     except Exception:   # playwright's TimeoutError: counted as missed by console_figures
         pass
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.console import CHROMIUM, FLAGS
+from bench.console import CHROMIUM, FLAGS, wait_until_shown
 from district.publish import publish_retained
 from drivers.sim.thermal import ThermalSimulator
 from edge.agent import Agent
@@ -165,9 +165,7 @@ def test_a_guard_sees_decisions_signs_in_and_registers_a_visitor(demo_dir, tmp_p
         # `checkpoint bench --only console`, measures how far within).
         # The latest may still be on its way: wait until the page has shown every one.
         sent = {i: at for i, at in dict(committed).items() if i not in listening}
-        page.wait_for_function("ids => ids.every(i => i in (window.shownAt || {}))",
-                               arg=list(sent), timeout=30_000)
-        shown = page.evaluate("window.shownAt")
+        shown = wait_until_shown(page, list(sent), timeout_ms=30_000)
         timed = {i: shown[i] - at for i, at in sent.items()}
         assert len(timed) >= 3
         assert max(timed.values()) < 500, timed
