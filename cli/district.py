@@ -128,7 +128,7 @@ def serve(args) -> int:
     """Receive until Ctrl-C or SIGTERM; exit 1 if a thread of the receiver dies. With
     --workers N, supervise N receiver processes (district/workers.py)."""
     from district.receiver import Receiver
-    from runtime import logs
+    from runtime import gc_tuning, logs
 
     if not 1 <= args.workers <= MAX_WORKERS:
         raise UsageError(f"district serve: --workers must be 1 to {MAX_WORKERS}")
@@ -140,6 +140,7 @@ def serve(args) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    gc_tuning.for_ingest()
     with _open_store(config) as storage, contextlib.ExitStack() as serving:
         metrics = _metrics(config, serving, worker or 0)
         try:

@@ -53,6 +53,7 @@ class Receiver:
         self.topics = Topics(root)
         self.refused: list[tuple[str, str]] = []    # (device, reason) of refused batches
         self.batches = 0        # batches this worker committed (and acked)
+        self._counting = threading.Lock()   # the writer's threads ack at once
         self.metrics = metrics  # district/metrics.py ReceiverMetrics, when served
         self._tag = {} if worker is None else {"worker": worker}   # of `serve --workers`
         self._connected = threading.Event()
@@ -148,14 +149,15 @@ class Receiver:
 
     def _acknowledge(self, items: list[Incoming], outcomes: list[Outcome],
                      commit_s: float) -> None:
-        """On the writer's thread, after the commit: log, ack and count each batch."""
+        """On a writer thread, after the commit: log, ack and count each batch."""
         for item, outcome in zip(items, outcomes, strict=True):
             if outcome.conflict:
                 logs.event("device_conflict", logging.WARNING, device=item.device,
                            stores=outcome.conflict)
             self._log_rejected(item, outcome.rejected)
             self._ack(item.device, item.batch, outcome.accepted, outcome.rejected)
-            self.batches += 1
+            with self._counting:
+                self.batches += 1
             new = sum(b - a + 1 for a, b in outcome.accepted)   # duplicates acked as accepted
             if self.metrics is not None:
                 self.metrics.committed(new - outcome.duplicates, outcome.duplicates,

@@ -9,7 +9,10 @@ drain:  a device store holding N records (made through edge.store.Store) is deli
 ingest: N records in full batches (or --batch-size 1: one decision a message, a gate in
         steady state) of 20 devices, published as fast as the broker takes them,
         committed by 1, 2, 4 receiver processes sharing the `$share` subscription and one
-        district store; records/s until the district holds all N.
+        district store; records/s from the first publish to the ack of the last record,
+        the acks read by the publishing client as devices read them (not by counting the
+        district's rows, which would load the database it measures), and the flushes (one
+        transaction each) the receivers committed.
 
 raw:    the database's own limit, the baseline for ingest: the same records as rows, made
         beforehand, written by plain COPY into a staging table plus INSERT ... ON
@@ -180,12 +183,15 @@ def durable_pg():
 
 
 def run_receiver(url: str, store_url: str) -> None:
-    """Commit batches until SIGTERM; say `ready` once subscribed."""
+    """Commit batches until SIGTERM, as a `district serve` worker does; say `ready` once
+    subscribed."""
     from district.receiver import Receiver
     from district.stores import open_store
+    from runtime import gc_tuning
 
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    gc_tuning.for_ingest()      # as `district serve` does
     with open_store(store_url) as storage:
         receiver = Receiver(url, storage)
         receiver.start()
@@ -194,6 +200,8 @@ def run_receiver(url: str, store_url: str) -> None:
         print("ready", flush=True)
         done.wait()
         receiver.stop()
+        print(json.dumps({"flushes": receiver.writer.flushes, "batches": receiver.batches}),
+              flush=True)
 
 
 # -- the parent: broker, children, timing -------------------------------------------
@@ -219,11 +227,17 @@ def start_receivers(url: str, store_url: str, count: int,
     return workers
 
 
-def stop_all(processes: list[subprocess.Popen]) -> None:
+def stop_all(processes: list[subprocess.Popen]) -> int:
+    """Stop the children; the flushes (transactions of batches) the receivers among them
+    committed."""
     for process in processes:
         process.terminate()
+    flushes = 0
     for process in processes:
-        process.wait(timeout=10)
+        out, _ = process.communicate(timeout=10)
+        flushes += sum(json.loads(line).get("flushes", 0) for line in out.splitlines()
+                       if line.startswith("{"))
+    return flushes
 
 
 def district_rows(store_url: str) -> int:
@@ -271,7 +285,9 @@ def encoded_batches(count: int, devices: int, size: int) -> list[tuple[str, obje
     return batches
 
 
-def publish_all(url: str, batches: list) -> None:
+def publish_all(url: str, batches: list, acked: AckCounter | None = None) -> None:
+    """Publish every batch at QoS 1 as fast as the broker takes them; with `acked`, the
+    same client first subscribes to every device's acks and counts them there."""
     from paho.mqtt import client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
     from paho.mqtt.packettypes import PacketTypes
@@ -280,8 +296,17 @@ def publish_all(url: str, batches: list) -> None:
     target = urlsplit(url)
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                          protocol=mqtt.MQTTv5)
+    subscribed = threading.Event()
+    if acked is not None:
+        client.on_message = lambda _client, _userdata, message: acked.add(message.payload)
+        client.on_subscribe = lambda *_: subscribed.set()
     client.connect(target.hostname, target.port)
     client.loop_start()
+    if acked is not None:
+        client.subscribe("cp/v1/+/ack", qos=1)
+        if not subscribed.wait(10):
+            raise RuntimeError("the ack subscription was not granted")
+        acked.start()
     sent = []
     for device, batch in batches:
         properties = Properties(PacketTypes.PUBLISH)
@@ -290,36 +315,56 @@ def publish_all(url: str, batches: list) -> None:
                                    properties=properties))
     for info in sent:
         info.wait_for_publish(timeout=60)
+    if acked is not None:
+        acked.wait()
     client.disconnect()
     client.loop_stop()
 
 
+class AckCounter:
+    """Records acked (accepted or rejected), counted from the acks as a device reads them;
+    `seconds` from start() to the ack that completed `expected`."""
+
+    def __init__(self, expected: int, timeout_s: float) -> None:
+        self.expected = expected
+        self.timeout_s = timeout_s
+        self.records = 0
+        self.started = 0.0
+        self.seconds: float | None = None
+        self._all = threading.Event()
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+
+    def add(self, payload: bytes) -> None:
+        ack = json.loads(payload)
+        self.records += sum(last - first + 1 for first, last in ack["accepted"])
+        self.records += len(ack["rejected"])
+        if self.records >= self.expected and self.seconds is None:
+            self.seconds = time.perf_counter() - self.started
+            self._all.set()
+
+    def wait(self) -> bool:
+        return self._all.wait(self.timeout_s)
+
+
 def bench_ingest(broker, count: int, workers: int, batches: list, kind: str,
                  store_url: str, pg=None) -> dict:
-    from district.stores import open_store
-
     processes = start_receivers(broker.url, store_url, workers)
     cpu = meter(broker, pg, processes)
     try:
+        acked = AckCounter(count, max(60.0, count / 100))
         cpu.start()
-        started = time.perf_counter()
-        published: list[float] = []
-        threading.Thread(target=lambda: (publish_all(broker.url, batches),
-                                         published.append(time.perf_counter() - started)),
-                         daemon=True).start()
-        deadline = started + max(60.0, count / 100)
-        with open_store(store_url) as watcher:
-            while watcher.count() < count and time.perf_counter() < deadline:
-                time.sleep(0.05)
-        seconds = time.perf_counter() - started
+        publish_all(broker.url, batches, acked)
         used = cpu.read()
     finally:
-        stop_all(processes)
+        flushes = stop_all(processes)
+    seconds = acked.seconds or time.perf_counter() - acked.started     # timed out: all of it
     rows = district_rows(store_url)
     return {"bench": "ingest", "store": kind, "workers": workers, "records": count,
-            "batches": len(batches), "seconds": round(seconds, 2),
-            "published_s": round(published[0], 2) if published else None,
-            "records_per_s": round(rows / seconds), "district_rows": rows,
+            "batches": len(batches), "flushes": flushes, "seconds": round(seconds, 2),
+            "acked": acked.records, "records_per_s": round(acked.records / seconds),
+            "district_rows": rows,
             "lost": count - rows, "cpu_s": used}
 
 

@@ -108,6 +108,11 @@ class PgDistrictStore(SqlStore):
             db.execute(CARD_INDEX)
         return db
 
+    def sibling(self) -> PgDistrictStore:
+        """A connection of its own to the same database: PostgreSQL runs one flush's
+        insert while the other writer thread copies the next one in."""
+        return PgDistrictStore(self.url, partitioned=self._make_partitioned)
+
     def _live(self):
         """The connection, made again if the server dropped it (restart, failover): the
         batch that met the failure went unacknowledged and comes again."""

@@ -179,6 +179,12 @@ class SqlStore:
                 self._commit_prepared(prepared, one_by_one=True)
         return [self._judge(item) for item in prepared]
 
+    def sibling(self) -> SqlStore | None:
+        """Another connection to this store, for a second writer thread
+        (district/ingest.py), or None where a second one would only wait for the first:
+        SQLite takes one writer at a time."""
+        return None
+
     def prepare(self, device: str, batch: dict) -> Prepared:
         """A batch's records checked and made rows, its arrival time noted; nothing is
         written, and no connection used, so the receiver's network thread does this while

@@ -1,8 +1,9 @@
 """The receiver's writer (district/ingest.py) on a real store: what queues while a commit
 runs is committed together, acks come only after the commit, a failing store acks nothing
-and is tried again, the queue is bounded, and stopping commits what is queued. Last, the
-whole receiver under `district serve` with its writer thread killed: the process ends for
-its service manager."""
+and is tried again, the queue is bounded, and stopping commits what is queued. On
+PostgreSQL a second connection commits while the first one's commit is held, and statuses
+wait for the first. Last, the whole receiver under `district serve` with its writer thread
+killed: the process ends for its service manager."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ class Gate:
 def test_what_queues_during_a_commit_is_committed_together(store, district_store_url):  # noqa: F811
     acks = Acks(district_store_url)
     gate = Gate(store)
-    writer = Writer(store, acks)
+    writer = Writer(store, acks, connections=1)
     writer.start()
     try:
         assert writer.submit(arriving(store, "dev-1", batch(record(1))))
@@ -117,7 +118,7 @@ def test_a_failing_store_acks_nothing_and_the_resend_is_committed(store,
             raise OSError(28, "No space left on device")
         return real(*args)
     store._note_store = note_store
-    writer = Writer(store, acks)
+    writer = Writer(store, acks, connections=1)
     with captured_lines() as lines:
         writer.start()
         try:
@@ -161,8 +162,8 @@ def test_stopping_commits_and_acks_what_is_queued(store, district_store_url):  #
 
 def test_statuses_keep_their_place_among_batches(store, district_store_url):  # noqa: F811
     acks = Acks(district_store_url)
-    writer = Writer(store, acks)
     status = {"schema": SCHEMA_STATUS, "device": "dev-1", "online": True}
+    writer = Writer(store, acks, connections=1)
     writer.submit(arriving(store, "dev-1", batch(record(1))))
     writer.submit(StatusUpdate("dev-1", status))
     writer.submit(arriving(store, "dev-1", batch(record(2, id=record_id(2)))))
@@ -171,6 +172,93 @@ def test_statuses_keep_their_place_among_batches(store, district_store_url):  # 
     acks.reader.close()
     assert [len(ids) for ids, _, _ in acks.flushes] == [1, 1]
     assert [(row["device"], row["online"]) for row in store.devices()] == [("dev-1", True)]
+
+
+class HoldFirst:
+    """Holds the first commit on either of the writer's connections until opened; the
+    rest pass. Wraps the store given and the sibling connection it makes for the writer."""
+
+    def __init__(self, store) -> None:
+        self.entered, self.opened = threading.Event(), threading.Event()
+        self._lock = threading.Lock()
+        self._wrap(store)
+        make_sibling = store.sibling
+        store.sibling = lambda: self._wrap(make_sibling())
+
+    def _wrap(self, store):
+        real = store.commit_prepared
+
+        def commit(prepared):
+            with self._lock:
+                first = not self.entered.is_set()
+                self.entered.set()
+            if first:
+                self.opened.wait(30)
+            return real(prepared)
+        store.commit_prepared = commit
+        return store
+
+
+def test_a_second_connection_commits_while_the_first_is_held(pg_server):  # noqa: F811
+    url = pg_server.new_database()
+    with open_store(url) as store:
+        acks = Acks(url)
+        gate = HoldFirst(store)
+        writer = Writer(store, acks)
+        writer.start()
+        try:
+            assert len(writer._threads) == 2
+            assert writer.submit(arriving(store, "dev-1", batch(record(1))))
+            assert gate.entered.wait(10)
+            for seq in range(2, 12):
+                assert writer.submit(arriving(store, "dev-1", batch(record(seq))))
+            wait_for(lambda: acks.batches == 10, "the other ten acked while one is held")
+            assert acks.reader.count() == 10 and not gate.opened.is_set()
+            gate.opened.set()
+            wait_for(lambda: acks.batches == 11, "the held one acked")
+        finally:
+            writer.stop()
+            acks.reader.close()
+    assert sorted(seq for _, accepted, _ in acks.flushes for ranges in accepted
+                  for seq, _ in ranges) == list(range(1, 12))
+
+
+def test_a_second_connection_that_fails_leaves_the_writer_with_one(store,
+                                                                  district_store_url):  # noqa: F811
+    from district.stores.sql import DistrictStoreError
+
+    def refused():
+        raise DistrictStoreError("district store: too many clients already")
+    store.sibling = refused
+    acks = Acks(district_store_url)
+    writer = Writer(store, acks)
+    with captured_lines() as lines:
+        writer.start()
+        try:
+            assert writer.submit(arriving(store, "dev-1", batch(record(1))))
+            wait_for(lambda: acks.batches == 1, "the batch acked")
+            assert writer.alive and len(writer._threads) == 1
+        finally:
+            writer.stop()
+            acks.reader.close()
+    assert any("event=writer_connection_failed" in line and "too many clients" in line
+               for line in lines)
+
+
+def test_statuses_are_left_for_the_first_connection(store, district_store_url):  # noqa: F811
+    """What a second writer thread may take: the batches before the first status queued;
+    the first thread takes the statuses, in their order, and what follows them."""
+    writer = Writer(store, Acks(district_store_url), connections=2)     # not started
+    first, second = (StatusUpdate("dev-2", {"schema": SCHEMA_STATUS, "online": online})
+                     for online in (True, False))
+    items = [arriving(store, "dev-1", batch(record(1))), first,
+             arriving(store, "dev-1", batch(record(2))), second]
+    for item in items:
+        writer.submit(item)
+    assert writer._take(statuses=False) == items[:1]
+    writer.stop()                   # stopping: a thread with nothing it may take ends
+    assert writer._take(statuses=False) == []
+    assert writer._take(statuses=True) == items[1:]
 
 
 def test_a_dead_writer_thread_ends_district_serve(tmp_path, broker):
