@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import faulthandler
 import logging
 import math
 import os
@@ -134,6 +135,7 @@ def serve(args) -> int:
         raise UsageError(f"district serve: --workers must be 1 to {MAX_WORKERS}")
     config = _load(args.config)
     logs.setup()
+    faulthandler.enable()   # a native crash leaves its stacks in the journal (cli/run.py)
     worker = _worker_index()
     if args.workers > 1 and worker is None:
         return _serve_pool(args, config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import math
 import signal
 import sys
@@ -43,6 +44,9 @@ def run(args) -> int:
         config = config.with_db(args.db)
     checked(config)     # what `config check` says: run refuses what the check refuses
     logs.setup()
+    # A native crash (the decoder, OpenCV) would otherwise end the service with no word
+    # on stderr, which systemd puts in the journal: this leaves every thread's stack.
+    faulthandler.enable()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

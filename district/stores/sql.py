@@ -28,6 +28,7 @@ involved (`flag_stores`), kept until `clear_flag`; the batch is committed as usu
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import itertools
@@ -47,6 +48,11 @@ from runtime import logs
 FIELDS = tuple(FIELD_TYPES)     # every wire field, the optional ones included
 # Columns every backend creates; `ts_s` is `ts` as epoch seconds, for time windows.
 COLUMNS = ("device", "store", *FIELDS, "ts_s", "batch", "received")
+# A row is a tuple in COLUMNS order: made for every record received, and a dict of the
+# 24 columns cost three times as much to make. These say where its keys are.
+ROW_DEVICE, ROW_STORE, ROW_ID, ROW_SEQ = (COLUMNS.index(name)
+                                          for name in ("device", "store", "id", "seq"))
+_ROW_REASONS, _ROW_TEMPERATURE = COLUMNS.index("reasons"), COLUMNS.index("temperature_c")
 INSERT = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
           f"VALUES ({', '.join('?' for _ in COLUMNS)}) ON CONFLICT DO NOTHING")
 # The stores each device has used; both backends create it as written here.
@@ -60,6 +66,14 @@ DEVICE_STORES_INDEX = ("CREATE INDEX IF NOT EXISTS device_stores_order "
 # after the columns added since the first release, which a store made before has not yet.
 CARD_INDEX = "CREATE INDEX IF NOT EXISTS records_card ON records (card, ts_s)"
 FLAG_TWO_STORES = "two_stores"
+# Count a flush's batches of one (device, store); last_order is the device's next.
+COUNT_STORE = ("INSERT INTO device_stores (device, store, first_seen, last_seen, batches, "
+               "last_order) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device, store) "
+               "DO UPDATE SET last_seen = excluded.last_seen, "
+               "batches = device_stores.batches + excluded.batches, "
+               "last_order = excluded.last_order")
+LOOKUP_CHUNK = 500      # devices a query names at most (SQLite's bound on parameters)
+_TIED = object()        # several stores of a device at its highest last_order
 # TEXT columns added to a table after its first release, by table.
 ADDED_COLUMNS = {"records": OPTIONAL_FIELDS, "devices": ("flag", "flag_stores")}
 
@@ -89,7 +103,7 @@ class Prepared:
     received: str
     records: list
     problems: list[str | None]
-    rows: dict[int, dict] = field(default_factory=dict)     # index -> row, valid records
+    rows: dict[int, tuple] = field(default_factory=dict)    # index -> row, valid records
     refused: dict[int, BaseException] = field(default_factory=dict)  # the store's refusals
     inserted: set[int] = field(default_factory=set)
     held: dict[int, dict] = field(default_factory=dict)     # seq -> held wire fields
@@ -116,6 +130,12 @@ class SqlStore:
 
     def _execute(self, sql: str, params: tuple = ()):
         raise NotImplementedError
+
+    def _execute_many(self, sql: str, rows: list[tuple]) -> None:
+        """One statement for each row of parameters, in as few round trips as the
+        backend can."""
+        for params in rows:
+            self._execute(sql, params)
 
     def _transaction(self) -> contextlib.AbstractContextManager:
         raise NotImplementedError
@@ -217,16 +237,16 @@ class SqlStore:
         # a cycle (a deadlock costs a second and a retried flush).
         ordered = sorted(prepared, key=_device_of)
         for item in ordered:
-            waiting = [row["seq"] for index, row in item.rows.items()
+            waiting = [row[ROW_SEQ] for index, row in item.rows.items()
                        if index not in item.inserted and index not in item.refused]
             item.held = self._held_rows(item.device, item.store, waiting) if waiting else {}
         # A run of batches of one device and store (a gate sending a decision a message
         # sends many a flush) is counted at once: the first batch of the run is the one
         # that can reveal a new store, and the rest find it the latest, as one by one.
-        for _, batches in itertools.groupby(ordered, key=_device_and_store):
-            run = list(batches)
-            run[0].conflict = self._note_store(run[0].device, run[0].store, run[0].received,
-                                               run[-1].received, len(run))
+        runs = [list(batches) for _, batches in itertools.groupby(ordered,
+                                                                 key=_device_and_store)]
+        for run, conflict in zip(runs, self._note_stores(runs), strict=True):
+            run[0].conflict = conflict
 
     def _insert_all(self, prepared: list[Prepared]) -> None:
         """One insert for the rows of every batch. A row whose key (device, store, seq) or
@@ -238,10 +258,10 @@ class SqlStore:
         firsts: list[tuple[Prepared, int]] = []
         for item in prepared:
             for index, row in item.rows.items():
-                key = (item.device, item.store, row["seq"])
-                if key not in keys and row["id"] not in ids:
+                key = (item.device, item.store, row[ROW_SEQ])
+                if key not in keys and row[ROW_ID] not in ids:
                     keys.add(key)
-                    ids.add(row["id"])
+                    ids.add(row[ROW_ID])
                     firsts.append((item, index))
         flags = self._insert_rows([item.rows[index] for item, index in firsts])
         for (item, index), new in zip(firsts, flags, strict=True):
@@ -264,7 +284,7 @@ class SqlStore:
                            error=_error(item.refused[index]))
             elif problem is None and index not in item.inserted:
                 problem = self._duplicate_or_conflict(item.device, item.store,
-                                                      item.rows[index],
+                                                      as_fields(item.rows[index]),
                                                       item.held.get(record["seq"]))
             if problem:
                 seq = record.get("seq") if isinstance(record, dict) else None
@@ -275,22 +295,25 @@ class SqlStore:
                        item.conflict)
 
     @staticmethod
-    def _row(device: str, store: str, batch_id: str, record: dict, received: str) -> dict:
-        """The record as a row, keys in COLUMNS order whatever order the JSON had; values of
+    def _row(device: str, store: str, batch_id: str, record: dict, received: str) -> tuple:
+        """The record as a row, values in COLUMNS order whatever order the JSON had, of
         the exact types the columns take (temperature_c a float, even if sent as an int).
         On the receiver's hot path: one row per record received."""
-        row = dict(zip(COLUMNS, (device, store, *map(record.get, FIELDS),
-                                 parse_rfc3339(record["ts"]), batch_id, received), strict=True))
-        row["reasons"] = _reasons_text(tuple(record["reasons"]))
+        values = [device, store]
+        values += map(record.get, FIELDS)
+        values[_ROW_REASONS] = _reasons_text(tuple(record["reasons"]))
         temperature = record["temperature_c"]
-        row["temperature_c"] = None if temperature is None else float(temperature)
-        return row
+        if temperature is not None:
+            values[_ROW_TEMPERATURE] = float(temperature)
+        values += (parse_rfc3339(record["ts"]), batch_id, received)
+        return tuple(values)
 
-    def _insert_rows(self, rows: list[dict]) -> list[bool]:
+    def _insert_rows(self, rows: list[tuple]) -> list[bool]:
         """Insert what is not held yet; for each row, whether it was inserted now."""
-        return [bool(self._run(INSERT, tuple(row.values())).rowcount) for row in rows]
+        return [bool(self._run(INSERT, row).rowcount) for row in rows]
 
-    def _insert_each(self, rows: dict[int, dict], refused: dict[int, BaseException]) -> set[int]:
+    def _insert_each(self, rows: dict[int, tuple],
+                     refused: dict[int, BaseException]) -> set[int]:
         """Insert row by row, each in a savepoint; a row the store refuses with a data error
         goes into `refused` (index -> error) and the others stay. The indexes inserted."""
         inserted = set()
@@ -299,7 +322,7 @@ class SqlStore:
                 with self._savepoint():
                     if self._held_elsewhere(row):
                         continue
-                    if self._run(INSERT, tuple(row.values())).rowcount:
+                    if self._run(INSERT, row).rowcount:
                         inserted.add(index)
             except Exception as exc:
                 if not self._data_error(exc):
@@ -307,7 +330,7 @@ class SqlStore:
                 refused[index] = exc
         return inserted
 
-    def _held_elsewhere(self, row: dict) -> bool:
+    def _held_elsewhere(self, row: tuple) -> bool:
         """Is the row's key or id held already where its unique keys do not look (a
         partitioned PostgreSQL table); not in a table whose keys say so themselves."""
         return False
@@ -337,6 +360,52 @@ class SqlStore:
                    seq=row["seq"], id=row["id"], differ=differ)
         return "conflict"
 
+    def _note_stores(self, runs: list[list[Prepared]]) -> list[list[str] | None]:
+        """Count each run of batches of one device and store (in device order) in
+        device_stores, as _note_store does; for each, the stores its first batch newly
+        reveals at once, or None. One query reads the latest store of every device; a
+        device with one run whose store is that latest (as nearly always) or that has none
+        yet reveals nothing, and all of those are counted in one list of statements. The
+        rest go one by one, in their place, so rows are still locked in device order.
+        Two round trips a flush, where one by one cost two a device: a flush holds the
+        locks that the next one waits for (district/ingest.py)."""
+        latest = self._latest_stores(sorted({run[0].device for run in runs}))
+        runs_of = collections.Counter(run[0].device for run in runs)
+        conflicts: list[list[str] | None] = []
+        counts: list[tuple] = []
+        for run in runs:
+            first = run[0]
+            held = latest.get(first.device)
+            if runs_of[first.device] == 1 and held is not _TIED and (
+                    held is None or held[0] == first.store):
+                counts.append((first.device, first.store, first.received, run[-1].received,
+                               len(run), (held[1] if held else 0) + 1))
+                conflicts.append(None)
+                continue
+            self._run_many(COUNT_STORE, counts)
+            counts = []
+            conflicts.append(self._note_store(first.device, first.store, first.received,
+                                              run[-1].received, len(run)))
+        self._run_many(COUNT_STORE, counts)
+        return conflicts
+
+    def _latest_stores(self, devices: list[str]) -> dict[str, tuple | object]:
+        """{device: (store, last_order)} of each device's latest store, or _TIED where
+        several share the highest last_order (after clear_flag); none for a new device."""
+        latest: dict[str, tuple | object] = {}
+        for at in range(0, len(devices), LOOKUP_CHUNK):
+            chunk = devices[at:at + LOOKUP_CHUNK]
+            for device, store, order in self._run(
+                    "SELECT device, store, last_order FROM device_stores AS d WHERE device "
+                    f"IN ({', '.join('?' for _ in chunk)}) AND last_order = (SELECT "
+                    "MAX(last_order) FROM device_stores WHERE device = d.device)", tuple(chunk)):
+                latest[device] = _TIED if device in latest else (store, order)
+        return latest
+
+    def _run_many(self, sql: str, rows: list[tuple]) -> None:
+        if rows:
+            self._execute_many(sql.replace("?", self.placeholder), rows)
+
     def _note_store(self, device: str, store: str, received: str, last_received: str,
                     batches: int) -> list[str] | None:
         """Count `batches` batches of `store` in device_stores, the first received at
@@ -355,12 +424,7 @@ class SqlStore:
             later = [] if mine is None else [row[0] for row in self._run(
                 "SELECT store FROM device_stores WHERE device = ? AND last_order > ? "
                 "ORDER BY first_seen, store", (device, mine[0]))]
-        self._run("INSERT INTO device_stores (device, store, first_seen, last_seen, batches, "
-                  "last_order) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device, store) "
-                  "DO UPDATE SET last_seen = excluded.last_seen, "
-                  "batches = device_stores.batches + excluded.batches, "
-                  "last_order = excluded.last_order",
-                  (device, store, received, last_received, batches, top + 1))
+        self._run(COUNT_STORE, (device, store, received, last_received, batches, top + 1))
         if mine is None:
             return None     # a new store: a replacement, unless the old one sends again
         return self._flag(device, [store, *later], received) if later else None
@@ -486,6 +550,11 @@ class SqlStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def as_fields(row: tuple) -> dict[str, Any]:
+    """A row (SqlStore._row) by column name."""
+    return dict(zip(COLUMNS, row, strict=True))
 
 
 def _stored(names: tuple[str, ...], values) -> dict[str, Any]:

@@ -76,6 +76,9 @@ class DistrictStore(SqlStore):
     def _execute(self, sql: str, params: tuple = ()):
         return self._db.execute(sql, params)
 
+    def _execute_many(self, sql: str, rows: list[tuple]) -> None:
+        self._db.executemany(sql, rows)
+
     def _transaction(self):
         return sqlite.transaction(self._db)
 

@@ -101,7 +101,7 @@ def test_a_failing_store_commits_none_of_the_batches(store, monkeypatch):
     again."""
     def broken(*args):
         raise OSError("disk gone")
-    monkeypatch.setattr(store, "_note_store", broken)
+    monkeypatch.setattr(store, "_note_stores", broken)
     with pytest.raises(OSError):
         store.commit_batches([("dev-1", batch(record(1))), ("dev-1", batch(record(2)))])
     assert store.count() == 0
@@ -123,3 +123,29 @@ def test_a_flush_counts_every_batch_of_each_store_and_still_sees_a_second_store(
     # Both stores were first seen in this one flush, so their order is a tie: count each.
     assert {s["store"]: s["batches"] for s in store.stores_of("dev-1")} == {
         first: 4, second: 1}
+
+
+def test_a_flush_of_more_devices_than_one_lookup_names_counts_each_of_them(store):
+    """Every device's latest store is read in lookups of LOOKUP_CHUNK devices: a flush of
+    more devices than that counts each, and still reveals the one whose stores interleave."""
+    devices = [f"dev-{n:04d}" for n in range(sql.LOOKUP_CHUNK + 20)]
+    stores = {device: str(uuid.uuid4()) for device in devices}
+    other = str(uuid.uuid4())
+
+    def flush(seq: int, clone: str | None = None):
+        batches = [(d, batch(record(seq, id=record_id(seq * 10_000 + n)), device=d,
+                             store=stores[d])) for n, d in enumerate(devices)]
+        if clone:
+            batches.append((devices[-1], batch(record(1, id=record_id(99_999_999 + seq)),
+                                               device=devices[-1], store=clone)))
+        return store.commit_batches(batches)
+
+    assert all(o.conflict is None for o in flush(1, clone=other))
+    outcomes = flush(2)
+    assert [o.conflict for o in outcomes] == [None] * (len(devices) - 1) + [
+        [stores[devices[-1]], other]]
+    assert all(o.accepted == [[2, 2]] for o in outcomes)
+    assert [s["batches"] for s in store.stores_of(devices[0])] == [2]
+    assert {s["store"]: s["batches"] for s in store.stores_of(devices[-1])} == {
+        stores[devices[-1]]: 2, other: 1}
+    assert store.conflicts == [(devices[-1], [stores[devices[-1]], other])]

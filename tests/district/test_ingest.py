@@ -109,7 +109,7 @@ def test_a_flush_is_bounded_by_records(store, district_store_url):  # noqa: F811
 def test_a_failing_store_acks_nothing_and_the_resend_is_committed(store,
                                                                    district_store_url):  # noqa: F811
     acks = Acks(district_store_url)
-    real = store._note_store
+    real = store._note_stores
     failing = threading.Event()
     failing.set()
 
@@ -117,7 +117,7 @@ def test_a_failing_store_acks_nothing_and_the_resend_is_committed(store,
         if failing.is_set():
             raise OSError(28, "No space left on device")
         return real(*args)
-    store._note_store = note_store
+    store._note_stores = note_store
     writer = Writer(store, acks, connections=1)
     with captured_lines() as lines:
         writer.start()
