@@ -163,11 +163,10 @@ class PgDistrictStore(SqlStore):
                                f"FROM {STAGING} ON CONFLICT DO NOTHING "
                                "RETURNING device, store, seq")
             # As nearly always, every row went in: the returned keys need not be read.
-            everything = cursor.rowcount == len(rows)
-            inserted = set() if everything else set(cursor.fetchall())
+            inserted = None if cursor.rowcount == len(rows) else set(cursor.fetchall())
             if self.partitioned:
                 cursor.execute(RAISE_STORE_SEQS)
-        if everything:
+        if inserted is None:
             return [True] * len(rows)
         return [(row[ROW_DEVICE], row[ROW_STORE], row[ROW_SEQ]) in inserted for row in rows]
 

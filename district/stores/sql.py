@@ -8,9 +8,9 @@ taken id or seq, or the same id and seq with other content, is a conflict (logge
 one form, `str(uuid.UUID(store))`. Values reach the store only in the types its columns
 take (district/validate.py); should it refuse one all the same, only that record is
 rejected (`store_refused`) and its neighbours are committed.
-A backend supplies the connection: `_execute`, `_transaction`, `_savepoint`, `close`,
-its placeholder, and `_data_error` (which failures are a refused value); queries here are
-written with `?`.
+A backend supplies the connection: `_execute`, `_execute_many`, `_transaction`,
+`_savepoint`, `close`, its placeholder, and `_data_error` (which failures are a refused
+value); queries here are written with `?`.
 
 Two stores at once. A device's store id changes when its database is recreated, and the
 old store never sends again: that is a replacement. A store counts as live from its first
@@ -134,8 +134,7 @@ class SqlStore:
     def _execute_many(self, sql: str, rows: list[tuple]) -> None:
         """One statement for each row of parameters, in as few round trips as the
         backend can."""
-        for params in rows:
-            self._execute(sql, params)
+        raise NotImplementedError
 
     def _transaction(self) -> contextlib.AbstractContextManager:
         raise NotImplementedError
