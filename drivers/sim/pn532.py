@@ -59,6 +59,9 @@ class Pn532Simulator:
         self._seed = seed
         self.commands: deque[tuple[int, bytes]] = deque(maxlen=JOURNAL_LEN)
         self.unknown: Counter[str] = Counter()  # commands refused, as hex, for the tests
+        # The registers as each Type A poll found them: the state between two poll cycles,
+        # which a test cannot read from outside without racing the driver's next cycle.
+        self.registers_at_poll: deque[dict[int, int]] = deque(maxlen=JOURNAL_LEN)
         self.faults_injected: Counter[str] = Counter()
         self._codec = FrameReader()
         self._lock = threading.Lock()
@@ -181,6 +184,7 @@ class Pn532Simulator:
     def _list_passive(self, params: bytes) -> bytes | None:
         kind, number = self.card or (None, b"")
         if params == bytes.fromhex("0100"):
+            self.registers_at_poll.append(dict(self.registers))
             if kind != "mifare":
                 return b"\x00"
             sel_res = b"\x08" if len(number) == 4 else b"\x00"
