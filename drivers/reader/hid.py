@@ -36,6 +36,7 @@ import time
 from drivers.base import OK, CardReader, CardTap, DriverError, fault
 from drivers.reader import evdev
 from drivers.reader.tapqueue import TapQueue
+from drivers.reopen import reopen
 from drivers.urls import DriverUrl, Option, choice
 from runtime.worker import Backoff, Worker
 
@@ -236,14 +237,9 @@ class HidReader(CardReader):
         self._decoder.flush()
 
     def _reopen(self) -> None:
-        if self._stop.wait(self._backoff.next()):
-            return
-        try:
-            self._fd = self._open()
-        except DriverError:
-            return
-        self._backoff.reset()
-        self.reopens += 1
+        self._fd = reopen(self._stop, self._backoff, self._open)
+        if self._fd is not None:
+            self.reopens += 1
 
 
 def from_url(spec: DriverUrl, *, clock, **_) -> HidReader:

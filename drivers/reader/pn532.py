@@ -36,6 +36,7 @@ from collections.abc import Callable
 from drivers.base import OK, STARTING, CardReader, CardTap, DriverError, fault
 from drivers.reader.pn532_frames import DEVICE, WAKE_UP, Frame, FrameReader, command
 from drivers.reader.tapqueue import TapQueue
+from drivers.reopen import close_quietly, reopen
 from runtime.worker import Backoff, Worker
 
 BAUD = 115200
@@ -401,22 +402,14 @@ class Pn532Reader(CardReader):
         self._close_port()
 
     def _close_port(self) -> None:
-        if self._serial is None:
-            return
-        try:
-            self._serial.close()
-        except OSError:
-            pass
+        if self._serial is not None:
+            close_quietly(self._serial)
         self._serial = None
 
     def _reopen(self) -> None:
-        if self._stop.wait(self._backoff.next()):
+        self._serial = reopen(self._stop, self._backoff, self._open)
+        if self._serial is None:
             return
-        try:
-            self._serial = self._open()
-        except DriverError:
-            return
-        self._backoff.reset()
         self.reopens += 1
         old = self._link
         self._old_rejected += old.codec.rejected_total + old.unexpected + old.error_frames

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import select
 import threading
-import tty
 from collections import Counter, deque
 
 from drivers.base import DriverError
@@ -32,6 +31,7 @@ from drivers.reader.pn532_frames import (
     checksum,
     response,
 )
+from drivers.sim.pty_device import PtyDevice
 
 FAULTS = ("bit_flip", "bad_dcs", "bad_lcs", "wrong_tfi", "truncated", "garbage", "nack",
           "error_frame", "extended", "no_ack")
@@ -48,7 +48,7 @@ TIMEOUT_STATUS = b"\x01"        # InCommunicateThru: the card did not answer
 _SENS_RES = {4: b"\x00\x04", 7: b"\x00\x44", 10: b"\x00\x84"}
 
 
-class Pn532Simulator:
+class Pn532Simulator(PtyDevice):
     def __init__(self, *, seed: int = 0) -> None:
         self.card: tuple[str, bytes] | None = None
         self.registers = dict(DEFAULT_REGISTERS)
@@ -65,10 +65,8 @@ class Pn532Simulator:
         self.faults_injected: Counter[str] = Counter()
         self._codec = FrameReader()
         self._lock = threading.Lock()
-        self._master, self._slave, self.port = _open_pty()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pn532-sim", daemon=True)
-        self._thread.start()
+        super().__init__("pn532-sim")
+        self._serve()
 
     # -- the script ----------------------------------------------------------------------
 
@@ -99,24 +97,6 @@ class Pn532Simulator:
 
     def garbage(self, data: bytes) -> None:
         self._write(data)
-
-    def stop(self) -> None:
-        """Close the pty; the driver on the other side then gets EIO (an unplug)."""
-        if self._stop.is_set():
-            return
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2.0)
-        os.close(self._master)
-        os.close(self._slave)
-
-    close = stop
-
-    def __enter__(self) -> Pn532Simulator:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # -- the chip ------------------------------------------------------------------------
 
@@ -257,10 +237,3 @@ class Pn532Simulator:
             os.write(self._master, data)
         except (BlockingIOError, OSError):
             pass
-
-
-def _open_pty() -> tuple[int, int, str]:
-    master, slave = os.openpty()
-    tty.setraw(slave)           # kept open: the master never sees a hangup
-    os.set_blocking(master, False)
-    return master, slave, os.ttyname(slave)

@@ -14,14 +14,13 @@ import os
 import random
 import select
 import termios
-import threading
 import time
-import tty
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.base import DriverError
+from drivers.sim.pty_device import PtyDevice
 from drivers.sim.thermal_profiles import (
     PROFILES,
     WALK_PERIOD_S,
@@ -55,7 +54,7 @@ class Sent:
         return not self.garbled and (self.fault is None or self.fault in INTACT_FAULTS)
 
 
-class ThermalSimulator:
+class ThermalSimulator(PtyDevice):
     def __init__(self, *, protocol: str = gy90614.PROTOCOL, profile: str = "normal",
                  source: Callable[[], float] | None = None,
                  ambient: Callable[[], float] | None = None, baud: int | None = None,
@@ -83,11 +82,9 @@ class ThermalSimulator:
         self.faults_injected: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self.dropped_writes = 0         # bytes the pty would not take (client not reading)
         self._quiet_until = 0.0
-        self._master, self._slave, self.port = _open_pty()
+        super().__init__("thermal-sim")
         self._started = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="thermal-sim", daemon=True)
-        self._thread.start()
+        self._serve()
 
     @property
     def continuous(self) -> bool:
@@ -109,24 +106,6 @@ class ThermalSimulator:
                 "intact_sent": sum(s.intact for s in self.journal),  # of the last 1000
                 "garbled_frames": self.garbled_frames,
                 "faults_injected": {k: v for k, v in self.faults_injected.items() if v}}
-
-    def stop(self) -> None:
-        """Stop serving and close the pty; a reader on the other side then gets EIO."""
-        if self._stop.is_set():
-            return      # closing an fd twice could close a number the process reused
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2.0)
-        os.close(self._master)
-        os.close(self._slave)
-
-    close = stop
-
-    def __enter__(self) -> ThermalSimulator:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def _run(self) -> None:
         due = paced = time.monotonic()
@@ -232,13 +211,6 @@ class ThermalSimulator:
         except (BlockingIOError, OSError):
             written = 0
         self.dropped_writes += len(data) - written
-
-
-def _open_pty() -> tuple[int, int, str]:
-    master, slave = os.openpty()
-    tty.setraw(slave)           # kept open: the master never sees a hangup
-    os.set_blocking(master, False)
-    return master, slave, os.ttyname(slave)
 
 
 def _check_choice(what: str, value, allowed: tuple) -> None:

@@ -33,6 +33,7 @@ import time
 from collections import deque
 
 from drivers.base import OK, STARTING, DriverError, ThermalReading, ThermalSensor, fault
+from drivers.reopen import close_quietly, reopen
 from drivers.thermal import gy90614
 from drivers.thermal.protocols import protocol_named
 from runtime.worker import Backoff, Worker
@@ -251,20 +252,13 @@ class SerialThermal(ThermalSensor):
 
     def _lost(self) -> None:
         if self._serial is not None:
-            try:
-                self._serial.close()
-            except OSError:
-                pass
+            close_quietly(self._serial)
         self._serial = None
 
     def _reopen(self) -> None:
-        if self._stop.wait(self._reopen_backoff.next()):
+        self._serial = reopen(self._stop, self._reopen_backoff, self._open)
+        if self._serial is None:
             return
-        try:
-            self._serial = self._open()
-        except DriverError:
-            return
-        self._reopen_backoff.reset()
         self.reopens += 1
         self._opened_at = time.monotonic()
         self.locked_baud, self._frames_at_baud = None, 0    # maybe another unit: detect again
