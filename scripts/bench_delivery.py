@@ -2,6 +2,7 @@
 
     python scripts/bench_delivery.py [--records 100000] [--workers 1,2,4] [--devices 20]
                                      [--stores sqlite,postgresql] [--batch-size 150]
+                                     [--sync-replica] [--nagle-baseline]
 
 drain:  a device store holding N records (made through edge.store.Store) is delivered by
         the real sync worker, in its own process, to one real receiver; records/s from
@@ -14,6 +15,9 @@ ingest: N records in full batches (or --batch-size 1: one decision a message, a 
         district's rows, which would load the database it measures), and the flushes (one
         transaction each) the receivers committed.
 
+commit: PostgreSQL only: p50 and p99 of a commit of one small row, 300 in a row (the WAL
+        flush, and with --sync-replica the standby's too).
+
 raw:    the database's own limit, the baseline for ingest: the same records as rows, made
         beforehand, written by plain COPY into a staging table plus INSERT ... ON
         CONFLICT DO NOTHING into the district's schema (SQLite: executemany of the
@@ -22,6 +26,10 @@ raw:    the database's own limit, the baseline for ingest: the same records as r
 Each measurement says where the CPU went (`cpu_s`: seconds of CPU of the device, the
 receivers, the broker and PostgreSQL over the measured time), and a last line per store
 gives the ratios: receiver with 1 worker to raw, 2 workers to 1, and the drain.
+
+With `--sync-replica`, PostgreSQL has a synchronous streaming standby (a second server
+started here from pg_basebackup): every commit waits for the standby's disk too, as in
+the high-availability deployment of docs/district.md; its CPU is counted as `replica`.
 
 With `--nagle-baseline`, the drain is measured first with Nagle's algorithm left on (a
 second broker without `set_tcp_nodelay`, clients without TCP_NODELAY), then as shipped,
@@ -137,6 +145,8 @@ def meter(broker, pg, workers: list[subprocess.Popen]) -> CpuMeter:
     if pg is not None:
         postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
         pids["postgresql"] = (postmaster, True)
+        if pg.replica is not None:
+            pids["replica"] = (pg.replica.postmaster(), True)
     return CpuMeter(pids)
 
 
@@ -172,6 +182,8 @@ def durable_pg():
     from tests.support.postgres import PgServer
 
     class DurablePg(PgServer):
+        replica: SyncReplica | None = None     # run_all's --sync-replica
+
         def start(self) -> None:
             self._run("initdb", "-A", "trust", "-U", "postgres", "-E", "UTF8",
                       "-D", str(self.data))
@@ -180,6 +192,75 @@ def durable_pg():
                       "-l", str(self.folder / "server.log"), "-w", "start")
 
     return DurablePg()
+
+
+class SyncReplica:
+    """A streaming standby of `primary` on this machine, made synchronous: from `start()`
+    on, every commit on the primary (the raw baseline's and the receivers') returns only
+    once the standby has the WAL on its disk (`synchronous_commit = on`, the default), as
+    with a Patroni or pg_auto_failover pair in synchronous mode (docs/district.md). Both
+    servers share this machine's cores and disk, which a real pair does not."""
+
+    def __init__(self, primary) -> None:
+        from tests.support.broker import free_port
+
+        self.primary, self.port = primary, free_port()
+        self.data = primary.folder / "replica"
+
+    def start(self) -> None:
+        primary = self.primary
+        primary._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port),
+                     "-U", "postgres", "-D", str(self.data), "-R", "-X", "stream",
+                     "-c", "fast")
+        primary._run("pg_ctl", "-D", str(self.data), "-o",
+                     f"-p {self.port} -k {primary.folder} -c listen_addresses=127.0.0.1",
+                     "-l", str(primary.folder / "replica.log"), "-w", "start")
+        self._primary_sql("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        self._primary_sql("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 60
+        while self.state() != "sync":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the standby is not synchronous: {self.state()}")
+            time.sleep(0.1)
+
+    def state(self) -> str | None:
+        """The standby's sync_state as the primary sees it: 'sync' when commits wait."""
+        rows = self._primary_sql("SELECT sync_state FROM pg_stat_replication "
+                                 "WHERE state = 'streaming'")
+        return rows[0][0] if rows else None
+
+    def _primary_sql(self, sql: str) -> list:
+        import psycopg
+
+        with psycopg.connect(self.primary.url("postgres"), autocommit=True) as conn:
+            cursor = conn.execute(sql)
+            return cursor.fetchall() if cursor.description else []
+
+    def rows(self, store_url: str) -> int:
+        """The records the standby holds in the database at `store_url`, once it has
+        replayed all the primary has flushed (a synchronous commit waits for the
+        standby's disk, not for its replay)."""
+        import psycopg
+
+        target = self._primary_sql("SELECT pg_current_wal_flush_lsn()")[0][0]
+        parts = urlsplit(store_url)
+        url = parts._replace(netloc=f"{parts.username}@127.0.0.1:{self.port}").geturl()
+        with psycopg.connect(url, autocommit=True) as standby:
+            deadline = time.monotonic() + 60
+            while not standby.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
+                                      (target,)).fetchone()[0]:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the standby did not replay the primary's WAL")
+                time.sleep(0.05)
+            return standby.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    def postmaster(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.primary._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w",
+                              "stop")
 
 
 def run_receiver(url: str, store_url: str) -> None:
@@ -361,11 +442,13 @@ def bench_ingest(broker, count: int, workers: int, batches: list, kind: str,
         flushes = stop_all(processes)
     seconds = acked.seconds or time.perf_counter() - acked.started     # timed out: all of it
     rows = district_rows(store_url)
-    return {"bench": "ingest", "store": kind, "workers": workers, "records": count,
-            "batches": len(batches), "flushes": flushes, "seconds": round(seconds, 2),
-            "acked": acked.records, "records_per_s": round(acked.records / seconds),
-            "district_rows": rows,
-            "lost": count - rows, "cpu_s": used}
+    result = {"bench": "ingest", "store": kind, "workers": workers, "records": count,
+              "batches": len(batches), "flushes": flushes, "seconds": round(seconds, 2),
+              "acked": acked.records, "records_per_s": round(acked.records / seconds),
+              "district_rows": rows, "lost": count - rows, "cpu_s": used}
+    if pg is not None and pg.replica is not None:
+        result["replica_rows"] = pg.replica.rows(store_url)
+    return result
 
 
 def bench_raw(batches: list, kind: str, store_url: str, pg=None) -> dict:
@@ -414,6 +497,28 @@ def _raw_pg(store_url: str, chunks: list, columns: str, insert: str) -> None:
                 cursor.execute("TRUNCATE raw_staging")
 
 
+def bench_commit(store_url: str, count: int = 300) -> dict:
+    """What one commit costs the writer, apart from the work in it: `count` transactions of
+    one small row into a plain (WAL-logged) table, each timed from COMMIT sent to its
+    answer. With fsync on that is the WAL flush; with a synchronous standby, also the
+    round trip to it and the standby's flush."""
+    import psycopg
+
+    times = []
+    with psycopg.connect(store_url) as db:
+        db.execute("CREATE TABLE commit_probe (n integer)")
+        db.commit()
+        for n in range(count):
+            db.execute("INSERT INTO commit_probe VALUES (%s)", (n,))
+            started = time.perf_counter()
+            db.commit()
+            times.append(time.perf_counter() - started)
+    times.sort()
+    return {"bench": "commit", "store": "postgresql", "commits": count,
+            "p50_ms": round(times[count // 2] * 1000, 2),
+            "p99_ms": round(times[int(count * 0.99)] * 1000, 2)}
+
+
 def _raw_sqlite(store_url: str, chunks: list, columns: str, insert: str) -> None:
     from runtime import sqlite
 
@@ -447,6 +552,9 @@ def run_all(args, folder: Path) -> None:
     try:
         if pg:
             pg.start()
+            pg.replica = SyncReplica(pg) if args.sync_replica else None
+            if pg.replica:
+                pg.replica.start()
         if nagle:
             nagle.start()
         batches = encoded_batches(args.records, args.devices, args.batch_size)
@@ -455,6 +563,8 @@ def run_all(args, folder: Path) -> None:
             raw = bench_raw(batches, kind, next(stores), pg if kind == "postgresql" else None)
             print(json.dumps(raw), flush=True)
             on_pg = pg if kind == "postgresql" else None
+            if on_pg:
+                print(json.dumps(bench_commit(next(stores))), flush=True)
             baseline = nagle and bench_drain(nagle, folder, args.records, kind, next(stores),
                                              on_pg, nagle=True)
             if baseline:
@@ -470,12 +580,17 @@ def run_all(args, folder: Path) -> None:
                                       next(stores), on_pg)
                 ingested[workers] = result["records_per_s"]
                 print(json.dumps(result), flush=True)
-            print(json.dumps(summary(kind, raw, drained, ingested)), flush=True)
+            line = summary(kind, raw, drained, ingested)
+            if on_pg and on_pg.replica:
+                line["sync_replica"] = on_pg.replica.state()   # still 'sync' at the end
+            print(json.dumps(line), flush=True)
     finally:
         broker.stop()
         if nagle:
             nagle.stop()
         if pg:
+            if pg.replica:
+                pg.replica.stop()
             pg.stop()
 
 
@@ -514,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="district stores to measure: sqlite, postgresql or both")
     parser.add_argument("--nagle-baseline", action="store_true",
                         help="measure the drain with Nagle's algorithm on first, for a ratio")
+    parser.add_argument("--sync-replica", action="store_true",
+                        help="PostgreSQL: commit to a synchronous streaming standby too")
     parser.add_argument("--role", nargs=3, metavar=("ROLE", "URL", "STORE"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

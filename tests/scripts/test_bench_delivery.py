@@ -6,7 +6,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.paths import REPO
+from tests.support.postgres import pg_bin
 
 SCRIPT = REPO / "scripts" / "bench_delivery.py"
 
@@ -40,3 +43,20 @@ def test_bench_delivery_measures_a_nagle_baseline_in_the_same_run():
     assert (baseline["bench"], drain["bench"]) == ("drain_nagle", "drain")
     assert baseline["lost"] == drain["lost"] == 0 and baseline["district_rows"] == 1000
     assert drain["vs_nagle"] == round(drain["records_per_s"] / baseline["records_per_s"], 2)
+
+
+def test_bench_delivery_commits_to_a_synchronous_standby_on_postgresql():
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL is not installed (scripts/install.sh installs it)")
+    command = [sys.executable, str(SCRIPT), "--records", "1000", "--workers", "1",
+               "--devices", "2", "--stores", "postgresql", "--sync-replica"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    raw, commit, drain, ingest, summary = (json.loads(line) for line in
+                                           done.stdout.splitlines())
+    assert commit["bench"] == "commit" and 0 < commit["p50_ms"] <= commit["p99_ms"]
+    assert raw["district_rows"] == 1000
+    assert drain["lost"] == ingest["lost"] == 0 and ingest["district_rows"] == 1000
+    assert ingest["replica_rows"] == 1000      # every acked record is on the standby too
+    assert "replica" in ingest["cpu_s"]        # its CPU counted with the rest
+    assert summary["sync_replica"] == "sync"   # the primary still waited for it at the end
