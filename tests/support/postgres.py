@@ -45,6 +45,15 @@ class PgServer:
     def start(self) -> None:
         self._run("initdb", "--no-sync", "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "-D", str(self.data))
+        self.resume()
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash or a failover looks to its clients (every
+        connection drops, nothing is shut down cleanly); its data stays for resume()."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the server on its data folder and port (after start()'s initdb)."""
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
         if not self.durable:
             options += " -c fsync=off -c full_page_writes=off"
