@@ -159,6 +159,7 @@ def serve(args) -> int:
                    "writer": lambda: receiver.writer.alive}
         if metrics:
             threads["metrics"] = lambda: metrics[1].worker.alive
+        upkeep = _partition_upkeep(config, storage)
         while not stop.wait(SUPERVISE_EVERY_S):
             dead = [name for name, alive in threads.items() if not alive()]
             if dead:
@@ -166,8 +167,20 @@ def serve(args) -> int:
                 print(f"district serve: the {', '.join(dead)} thread died; exiting so the "
                       "service manager restarts the receiver", file=sys.stderr)
                 return 1
+            if upkeep:
+                upkeep.tick()
         receiver.stop()
     return 0
+
+
+def _partition_upkeep(config, storage):
+    """The months made ahead while serving (district/partition_upkeep.py), on a
+    partitioned PostgreSQL store; None on SQLite or a store made before partitioning."""
+    from district.partition_upkeep import PartitionUpkeep
+
+    if not getattr(storage, "partitioned", False):
+        return None
+    return PartitionUpkeep(lambda: _open_store(config))
 
 
 def _worker_index() -> int | None:
