@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import sys
@@ -45,3 +46,16 @@ def decoder():
     from drivers.qr import make_decoder
 
     return make_decoder("auto")
+
+
+@pytest.fixture
+def events(caplog):
+    """caplog, with the `event=...` lines logged while the test runs."""
+    caplog.set_level(logging.INFO, logger="checkpoint")
+    checkpoint = logging.getLogger("checkpoint")
+    direct = not checkpoint.propagate   # runtime.logs.setup() turns propagation off
+    if direct:
+        checkpoint.addHandler(caplog.handler)
+    yield caplog
+    if direct:
+        checkpoint.removeHandler(caplog.handler)

@@ -4,8 +4,6 @@ holds every record the device decided exactly once."""
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from district.config import parse_district_config
@@ -30,19 +28,6 @@ def pair(tmp_path):
     brokers.start()
     yield brokers
     brokers.stop()
-
-
-@pytest.fixture
-def events(caplog):
-    """caplog, with the `event=...` lines logged while the test runs."""
-    caplog.set_level(logging.INFO, logger="checkpoint")
-    checkpoint = logging.getLogger("checkpoint")
-    direct = not checkpoint.propagate   # runtime.logs.setup() turns propagation off
-    if direct:
-        checkpoint.addHandler(caplog.handler)
-    yield caplog
-    if direct:
-        checkpoint.removeHandler(caplog.handler)
 
 
 @pytest.mark.parametrize("receiver_on", ["a_then_b", "b_only"])

@@ -5,52 +5,25 @@ every record the device decided exactly once (docs/district.md section 6)."""
 
 from __future__ import annotations
 
-import logging
-
-import pytest
-
 from district.receiver import Receiver
 from district.stores import open_store
 from drivers.clock import SystemClock
 from edge.store import Store
 from edge.sync import Sync
-from tests.support.postgres import PgServer, pg_bin
+from tests.support.postgres import own_pg_server  # noqa: F401 - fixture
 from tests.support.sync_device import DEVICE, FAST, decide
 from tests.support.waiting import wait_for
 
 BEFORE, DURING = 400, 400   # records delivered before the outage, and decided during it
 
 
-@pytest.fixture
-def own_pg():
-    """A PostgreSQL of this test's own: it is stopped and started again."""
-    if pg_bin() is None:
-        pytest.skip("PostgreSQL is not installed (scripts/install.sh installs it)")
-    server = PgServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def events(caplog):
-    caplog.set_level(logging.INFO, logger="checkpoint")
-    checkpoint = logging.getLogger("checkpoint")
-    direct = not checkpoint.propagate   # runtime.logs.setup() turns propagation off
-    if direct:
-        checkpoint.addHandler(caplog.handler)
-    yield caplog
-    if direct:
-        checkpoint.removeHandler(caplog.handler)
-
-
 def failed_commits(events) -> int:
     return sum("event=receiver_error" in line for line in events.messages)
 
 
-def test_the_database_lost_and_back_loses_and_doubles_nothing(own_pg, broker, tmp_path,
-                                                              events):
-    url = own_pg.new_database()
+def test_the_database_lost_and_back_loses_and_doubles_nothing(own_pg_server,  # noqa: F811
+                                                              broker, tmp_path, events):
+    url = own_pg_server.new_database()
     storage = open_store(url)
     receiver = Receiver([broker.url], storage)
     device = Store(tmp_path / "device.db")
@@ -64,13 +37,13 @@ def test_the_database_lost_and_back_loses_and_doubles_nothing(own_pg, broker, tm
         sync.notify()
         wait_for(lambda: device.backlog()[0] == 0, "the first records acknowledged",
                  timeout=20.0)
-        own_pg.halt()
+        own_pg_server.halt()
         decide(device, DURING)
         sync.notify()
         wait_for(lambda: failed_commits(events) > 0, "a commit that met the outage",
                  timeout=20.0)
         unacked_during = device.backlog()[0]
-        own_pg.resume()
+        own_pg_server.resume()
         wait_for(lambda: device.backlog()[0] == 0, "every record acknowledged",
                  timeout=30.0)
         workers_alive = receiver.alive and receiver.writer.alive

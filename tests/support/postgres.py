@@ -78,13 +78,26 @@ class PgServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def pg_server():
-    """One PostgreSQL per test session (import this fixture into a test module)."""
+def _started() -> PgServer:
     if pg_bin() is None:
         pytest.skip("PostgreSQL is not installed (scripts/install.sh installs it)")
     server = PgServer()
     server.start()
+    return server
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL per test session (import this fixture into a test module)."""
+    server = _started()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_pg_server():
+    """A PostgreSQL of the test's own, for a test that stops and starts it."""
+    server = _started()
     yield server
     server.stop()
 
