@@ -110,7 +110,9 @@ def _create(db, name: str, lower: float, upper: float) -> int:
 def drop_older(db, retention_days: int | None, now_s: float | None = None) -> list[dict]:
     """Drop the month partitions whose upper bound is more than retention_days ago (None:
     keep all), in the caller's transaction; one dict per partition: dropped or kept.
-    DEFAULT is always kept."""
+    DEFAULT is always kept, but the records in it of the months dropped are deleted (its
+    entry says how many as `pruned`): retention holds for every record, wherever a
+    device's clock put it."""
     now_s = time.time() if now_s is None else now_s
     cutoff = None if retention_days is None else now_s - retention_days * 86400
     done = []
@@ -119,9 +121,20 @@ def drop_older(db, retention_days: int | None, now_s: float | None = None) -> li
         if cutoff is not None and upper is not None and upper <= cutoff:
             db.execute(f"DROP TABLE {name}")
             done.append(_entry("dropped", name, lower, upper))
+        elif cutoff is not None and upper is None:
+            done.append({**_entry("kept", name, lower, upper),
+                         "pruned": _prune_default(db, cutoff)})
         else:
             done.append(_entry("kept", name, lower, upper))
     return done
+
+
+def _prune_default(db, cutoff: float) -> int:
+    """Delete from DEFAULT the records of every month that ended by `cutoff`, as dropping
+    those months' partitions does; the number deleted."""
+    before = month_start(*month_of(cutoff))     # months ending at or before the cutoff
+    return db.execute(f"DELETE FROM {DEFAULT_PARTITION} WHERE ts_s < %s",
+                      (before,)).rowcount
 
 
 def _entry(action: str, name: str, lower: float | None, upper: float | None) -> dict:

@@ -83,7 +83,10 @@ def test_retention_drops_whole_old_months_and_keeps_the_rest(url):
         store.partitions(ahead=2, now_s=OCT)
         store.commit_batch("dev-1", batch(str(uuid.uuid4()), record(1, "2025-10-05T08:00:00Z"),
                                           record(2, "2025-11-05T08:00:00Z"),
-                                          record(3, "2025-12-05T08:00:00Z")))
+                                          record(3, "2025-12-05T08:00:00Z"),
+                                          # in DEFAULT: months with no partition
+                                          record(4, "2025-09-30T23:59:59Z"),
+                                          record(5, "2027-06-01T00:00:00Z")))
         # 10 days into January 2026, keeping 50 days (from 21 November): October ended 71
         # days ago, November 40 days ago
         done = store.partitions(ahead=0, retention_days=50,
@@ -93,7 +96,17 @@ def test_retention_drops_whole_old_months_and_keeps_the_rest(url):
         assert actions["records_2025_11"] == actions["records_2025_12"] == "kept"
         assert actions["records_2026_01"] == "created"
         assert actions["records_default"] == "kept"
-        assert [row["seq"] for row in store.visits(SUBJECT)] == [2, 3]
+        # DEFAULT loses September's record, as October's partition went; not later ones
+        assert [e.get("pruned") for e in done if e["partition"] == "records_default"] == [1]
+        assert [row["seq"] for row in store.visits(SUBJECT)] == [2, 3, 5]
+
+
+def test_without_a_retention_default_keeps_every_record(url):
+    with open_store(url) as store:
+        store.commit_batch("dev-1", batch(str(uuid.uuid4()), record(1, "2001-01-01T00:00:00Z")))
+        done = store.partitions(ahead=0, now_s=OCT)
+        assert [e.get("pruned") for e in done if e["partition"] == "records_default"] == [None]
+        assert [row["seq"] for row in store.visits(SUBJECT)] == [1]
 
 
 def test_a_resend_at_another_ts_is_still_a_conflict_across_months(url):
