@@ -178,7 +178,7 @@ def _partition_upkeep(config, storage):
     partitioned PostgreSQL store; None on SQLite or a store made before partitioning."""
     from district.partition_upkeep import PartitionUpkeep
 
-    if not getattr(storage, "partitioned", False):
+    if not storage.partitioned:
         return None
     return PartitionUpkeep(lambda: _open_store(config))
 

@@ -143,11 +143,15 @@ def meter(broker, pg, workers: list[subprocess.Popen]) -> CpuMeter:
     pids = {"broker": (broker.process.pid, False)} if broker else {}
     pids.update({f"receivers{n}": (w.pid, False) for n, w in enumerate(workers)})
     if pg is not None:
-        postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
-        pids["postgresql"] = (postmaster, True)
+        pids["postgresql"] = (postmaster(pg), True)
         if pg.replica is not None:
-            pids["replica"] = (pg.replica.postmaster(), True)
+            pids["replica"] = (postmaster(pg.replica.server), True)
     return CpuMeter(pids)
+
+
+def postmaster(server) -> int:
+    """The pid of a running PgServer's postmaster (PostgreSQL's backends are its children)."""
+    return int((server.data / "postmaster.pid").read_text().split()[0])
 
 
 # -- child roles --------------------------------------------------------------------
@@ -178,20 +182,13 @@ def run_device(url: str, db: Path) -> None:
 
 
 def durable_pg():
-    """The tests' PostgreSQL server, but with fsync on: an ack means the row is on disk."""
+    """The tests' PostgreSQL server, but with fsync on: an ack means the row is on disk.
+    `replica` is its synchronous standby, once run_all has started one."""
     from tests.support.postgres import PgServer
 
-    class DurablePg(PgServer):
-        replica: SyncReplica | None = None     # run_all's --sync-replica
-
-        def start(self) -> None:
-            self._run("initdb", "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                      "-D", str(self.data))
-            self._run("pg_ctl", "-D", str(self.data), "-o",
-                      f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1",
-                      "-l", str(self.folder / "server.log"), "-w", "start")
-
-    return DurablePg()
+    server = PgServer(durable=True)
+    server.replica = None
+    return server
 
 
 class SyncReplica:
@@ -202,19 +199,17 @@ class SyncReplica:
     servers share this machine's cores and disk, which a real pair does not."""
 
     def __init__(self, primary) -> None:
-        from tests.support.broker import free_port
+        from tests.support.postgres import PgServer
 
-        self.primary, self.port = primary, free_port()
-        self.data = primary.folder / "replica"
+        self.primary = primary
+        self.server = PgServer(durable=True)    # its data made by pg_basebackup, not initdb
 
     def start(self) -> None:
         primary = self.primary
         primary._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port),
-                     "-U", "postgres", "-D", str(self.data), "-R", "-X", "stream",
+                     "-U", "postgres", "-D", str(self.server.data), "-R", "-X", "stream",
                      "-c", "fast")
-        primary._run("pg_ctl", "-D", str(self.data), "-o",
-                     f"-p {self.port} -k {primary.folder} -c listen_addresses=127.0.0.1",
-                     "-l", str(primary.folder / "replica.log"), "-w", "start")
+        self.server.resume()
         self._primary_sql("ALTER SYSTEM SET synchronous_standby_names = '*'")
         self._primary_sql("SELECT pg_reload_conf()")
         deadline = time.monotonic() + 60
@@ -243,9 +238,8 @@ class SyncReplica:
         import psycopg
 
         target = self._primary_sql("SELECT pg_current_wal_flush_lsn()")[0][0]
-        parts = urlsplit(store_url)
-        url = parts._replace(netloc=f"{parts.username}@127.0.0.1:{self.port}").geturl()
-        with psycopg.connect(url, autocommit=True) as standby:
+        database = urlsplit(store_url).path.lstrip("/")
+        with psycopg.connect(self.server.url(database), autocommit=True) as standby:
             deadline = time.monotonic() + 60
             while not standby.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
                                       (target,)).fetchone()[0]:
@@ -254,13 +248,8 @@ class SyncReplica:
                 time.sleep(0.05)
             return standby.execute("SELECT count(*) FROM records").fetchone()[0]
 
-    def postmaster(self) -> int:
-        return int((self.data / "postmaster.pid").read_text().split()[0])
-
     def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self.primary._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w",
-                              "stop")
+        self.server.stop()
 
 
 def run_receiver(url: str, store_url: str) -> None:

@@ -120,6 +120,7 @@ class DistrictStoreError(Exception):
 
 class SqlStore:
     placeholder = "?"
+    partitioned = False     # records partitioned by month (a PostgreSQL store may be)
 
     def __init__(self) -> None:
         self.duplicates = 0     # records received again and acked again, since opening
